@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Field, SQLModel
+
+from registry.timeutil import utcnow
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)
+    display_name: str
+    password_hash: str | None = None
+    oidc_subject: str | None = Field(default=None, unique=True)
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class RoleMembership(SQLModel, table=True):
+    """A role, scoped to an agency (editor, reviewer) or a provider (provider staff)."""
+
+    __tablename__ = "role_membership"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    role: str
+    agency_id: int | None = Field(default=None, foreign_key="agency.id")
+    provider_id: int | None = Field(default=None, foreign_key="provider.id")

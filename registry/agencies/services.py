@@ -1,0 +1,119 @@
+"""QA agencies and their EQAR registration windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from registry.agencies.models import Agency, AgencyRegistration
+from registry.audit.services import Actor, record_event
+from registry.errors import FieldErrors, NotFound
+from registry.reference.models import Country
+from registry.vocabulary import ACTIVITY_TYPES
+
+
+def get_agency(session: Session, agency_id: int) -> Agency:
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound(f"There is no agency with id {agency_id}.")
+    return agency
+
+
+def create_agency(
+    session: Session,
+    *,
+    name: str,
+    acronym: str,
+    country: str,
+    actor: Actor,
+    website: str | None = None,
+    deqar_agency_id: int | None = None,
+    activities: list[str] | None = None,
+    is_demo: bool = False,
+) -> Agency:
+    errors = FieldErrors()
+    clean_name = errors.text("name", name)
+    clean_acronym = errors.text("acronym", acronym, max_length=40)
+    if session.get(Country, (country or "").upper()) is None:
+        errors.add("country", f"{country!r} is not an ISO 3166 two-letter country code")
+    for activity in activities or []:
+        errors.choice("activities", activity, ACTIVITY_TYPES)
+    if (
+        deqar_agency_id is not None
+        and session.exec(select(Agency).where(Agency.deqar_agency_id == deqar_agency_id)).first()
+    ):
+        errors.add("deqar_agency_id", f"DEQAR agency {deqar_agency_id} is already registered here")
+    errors.raise_if_any()
+    agency = Agency(
+        name=clean_name or "",
+        acronym=clean_acronym or "",
+        country_iso2=country.upper(),
+        website=website,
+        deqar_agency_id=deqar_agency_id,
+        activities=list(activities or []),
+        is_demo=is_demo,
+    )
+    session.add(agency)
+    session.flush()
+    record_event(session, actor, "agency.create", agency)
+    return agency
+
+
+def add_registration(
+    session: Session,
+    agency: Agency,
+    *,
+    registered_from: Any,
+    registered_to: Any = None,
+    decision: str = "registered",
+    source: str = "entered",
+    actor: Actor,
+) -> AgencyRegistration:
+    errors = FieldErrors()
+    start = errors.date("registered_from", registered_from, required=True)
+    end = errors.date("registered_to", registered_to)
+    if start and end and end < start:
+        errors.add("registered_to", "the registration ends before it starts")
+    errors.raise_if_any()
+    registration = AgencyRegistration(
+        agency_id=agency.id or 0,
+        registered_from=start,  # type: ignore[arg-type]
+        registered_to=end,
+        decision=decision,
+        source=source,
+    )
+    session.add(registration)
+    session.flush()
+    record_event(session, actor, "agency.registration", registration)
+    return registration
+
+
+def registered_on(session: Session, agency_id: int, day: dt.date) -> bool:
+    """Whether the agency was on EQAR on that day (both ends of a window included)."""
+    return (
+        session.exec(
+            select(AgencyRegistration.id).where(
+                AgencyRegistration.agency_id == agency_id,
+                AgencyRegistration.registered_from <= day,
+                or_(col(AgencyRegistration.registered_to).is_(None), AgencyRegistration.registered_to >= day),
+            )
+        ).first()
+        is not None
+    )
+
+
+def registrations(session: Session, agency_id: int) -> list[AgencyRegistration]:
+    return list(
+        session.exec(
+            select(AgencyRegistration)
+            .where(AgencyRegistration.agency_id == agency_id)
+            .order_by(col(AgencyRegistration.registered_from))
+        )
+    )
+
+
+def list_agencies(session: Session) -> list[Agency]:
+    return list(session.exec(select(Agency).order_by(col(Agency.acronym))))

@@ -1,0 +1,146 @@
+"""create_app(settings): the one place that wires the registry together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from litestar import Litestar, Response, get
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Contact
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from registry import migrations
+from registry.db import get_engine
+from registry.errors import RegistryError
+from registry.providers.api import ProviderController
+from registry.providers.views import PublicProviderPages
+from registry.settings import PROJECT_ROOT, Settings, get_settings
+from registry.trust.api import TrustController, jwks
+from registry.trust.models import SigningKey
+from registry.trust.signing import VerdictSigner, ensure_key
+from registry.web import (
+    Database,
+    database_unavailable_handler,
+    http_error_handler,
+    internal_error_handler,
+    registry_error_handler,
+    validation_error_handler,
+)
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "templates" / "static"
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=False)
+def healthz() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@get("/readyz", sync_to_thread=True, include_in_schema=False)
+def readyz(db: Database) -> Response[dict[str, Any]]:
+    """Ready when the database answers and is migrated to the head revision."""
+    head = migrations.head_revision()
+    try:
+        with db.read() as session:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            current = migrations.current_revision(session.connection())
+    except DBAPIError as error:
+        return Response({"status": "unavailable", "detail": str(error.orig)}, status_code=503)
+    if current != head:
+        return Response(
+            {"status": "not migrated", "database_revision": current, "head_revision": head}, status_code=503
+        )
+    return Response({"status": "ready", "revision": current})
+
+
+@get("/", sync_to_thread=False, include_in_schema=False)
+def home() -> Template:
+    return Template("home.html")
+
+
+def create_app(settings: Settings | None = None, bind: Engine | Connection | None = None) -> Litestar:
+    settings = settings or get_settings()
+    database = Database(bind if bind is not None else get_engine(settings))
+
+    def _create_key() -> SigningKey:
+        with database.write() as session:
+            return ensure_key(session)
+
+    signer = VerdictSigner(_create_key)
+
+    def _provide_db() -> Database:
+        return database
+
+    def _provide_settings() -> Settings:
+        return settings
+
+    def _provide_signer() -> VerdictSigner:
+        return signer
+
+    def _template_globals(engine_: JinjaTemplateEngine) -> None:
+        engine_.engine.globals["settings"] = settings
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            home,
+            jwks,
+            TrustController,
+            ProviderController,
+            PublicProviderPages,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+            create_static_files_router(
+                path="/static/swagger",
+                directories=[Path(swagger_ui_bundle.swagger_ui_path)],
+                include_in_schema=False,
+                name="swagger-assets",
+            ),
+        ],
+        dependencies={
+            "db": Provide(_provide_db, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
+            "signer": Provide(_provide_signer, sync_to_thread=False),
+        },
+        exception_handlers={
+            RegistryError: registry_error_handler,
+            ValidationException: validation_error_handler,
+            HTTPException: http_error_handler,
+            DBAPIError: database_unavailable_handler,
+            Exception: internal_error_handler,
+        },
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_template_globals
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Provider QA Registry",
+            version="1.0.0",
+            description=(
+                "Education providers, their quality assurance against the ESG 2015, and trust verdicts for "
+                "credential verifiers."
+            ),
+            contact=Contact(name="Registry operators", url=settings.base_url),
+            path="/schema",
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url="/static/swagger/swagger-ui-bundle.js",
+                    css_url="/static/swagger/swagger-ui.css",
+                    standalone_preset_js_url="/static/swagger/swagger-ui-standalone-preset.js",
+                )
+            ],
+        ),
+        state=State({"settings": settings}),
+        debug=settings.debug,
+    )

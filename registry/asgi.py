@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn workers: `registry.asgi:app`."""
+
+from registry.app import create_app
+
+app = create_app()

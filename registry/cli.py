@@ -1,0 +1,220 @@
+"""The `registry` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from registry import migrations
+from registry.audit.services import Actor
+from registry.db import get_engine, session_scope
+from registry.errors import RegistryError
+from registry.settings import Settings, get_settings
+
+CLI = Actor("cli")
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@click.group()
+def main() -> None:
+    """Provider QA Registry: providers, their ESG quality assurance and trust verdicts."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (REGISTRY_HOST).")
+@click.option("--port", default=None, type=int, help="Port (REGISTRY_PORT).")
+@click.option("--workers", default=None, type=int, help="Worker processes (REGISTRY_WORKERS).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the registry over HTTP."""
+    import uvicorn
+
+    settings = _settings()
+    settings.resolved_secret_key()
+    _require_migrated(settings)
+    uvicorn.run(
+        "registry.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def _require_migrated(settings: Settings) -> None:
+    engine = get_engine(settings)
+    if migrations.current_revision(engine) != migrations.head_revision():
+        raise click.ClickException("the database is not migrated to the latest revision: run `registry db upgrade`")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration up to the latest."""
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    click.echo(f"database at revision {migrations.current_revision(get_engine(settings))}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Compare the models with the migrated database; fails on any difference."""
+    differences = migrations.schema_differences(get_engine(_settings()))
+    if differences:
+        for difference in differences:
+            click.echo(f"  {difference}")
+        raise click.ClickException(f"{len(differences)} differences between the models and the migrations")
+    click.echo("models and migrations agree")
+
+
+@main.group()
+def reference() -> None:
+    """Reference data (ESG 2015, countries, EQAR agency snapshot)."""
+
+
+@reference.command("load")
+def reference_load() -> None:
+    """Load the reference data shipped with the registry (safe to run again)."""
+    from registry.reference.services import load_reference
+
+    with session_scope(get_engine(_settings())) as session:
+        counts = load_reference(session)
+    click.echo("reference data: " + ", ".join(f"{value} {key} added" for key, value in counts.items()))
+
+
+@main.group()
+def demo() -> None:
+    """The fictional demo registry."""
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Load the demo providers, agencies, results and accounts (once)."""
+    from registry.demo.services import CASES, load_demo
+
+    with session_scope(get_engine(_settings())) as session:
+        outcome = load_demo(session)
+    if not outcome["loaded"]:
+        click.echo("demo data already loaded")
+        return
+    click.echo(f"demo data: {outcome['providers']} providers, {outcome['agencies']} agencies")
+    click.echo("demo accounts (password in brackets):")
+    for account in outcome["accounts"]:
+        click.echo(f"  {account['role']:<16} {account['email']}  [{account['password']}]")
+    click.echo("demo verdict cases (identifier -> expected status today):")
+    for case in CASES:
+        click.echo(f"  did:web:{case.slug}.example -> {case.expect}: {case.note}")
+
+
+@demo.command("accounts")
+def demo_accounts() -> None:
+    """Print the demo accounts."""
+    from registry.demo.services import DEMO_PASSWORD
+
+    for email in (
+        "operator@registry.example",
+        "editor@dac.example",
+        "reviewer@dac.example",
+        "staff@northbridge.example",
+    ):
+        click.echo(f"  {email}  [{DEMO_PASSWORD}]")
+
+
+@main.group()
+def users() -> None:
+    """Accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option(
+    "--role", required=True, type=click.Choice(["operator", "agency editor", "agency reviewer", "provider staff"])
+)
+@click.option("--agency-id", type=int, default=None, help="For agency editors and reviewers.")
+@click.option("--provider-id", type=int, default=None, help="For provider staff.")
+@click.password_option(help="Local password (prompted when omitted).")
+def users_create(
+    email: str, display_name: str, role: str, agency_id: int | None, provider_id: int | None, password: str
+) -> None:
+    """Create an account with one role."""
+    from registry.accounts.services import create_user
+
+    try:
+        with session_scope(get_engine(_settings())) as session:
+            user = create_user(
+                session,
+                email=email,
+                display_name=display_name,
+                password=password,
+                role=role,
+                agency_id=agency_id,
+                provider_id=provider_id,
+                actor=CLI,
+            )
+    except RegistryError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"created user {user.id} <{user.email}> as {role}")
+
+
+@main.group()
+def keys() -> None:
+    """Verdict signing keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; the old one stays published until its last verdict expires."""
+    from registry.trust.signing import rotate
+
+    settings = _settings()
+    with session_scope(get_engine(settings)) as session:
+        key = rotate(session, settings.verdict_lifetime)
+    click.echo(f"new signing key {key.kid}")
+
+
+@main.group()
+def trust() -> None:
+    """Trust timelines."""
+
+
+@trust.command("rebuild")
+def trust_rebuild() -> None:
+    """Rebuild every provider's trust timeline from the records."""
+    from registry.trust.timeline import rebuild_all
+
+    with session_scope(get_engine(_settings())) as session:
+        count = rebuild_all(session)
+    click.echo(f"rebuilt {count} timelines")
+
+
+@main.command()
+def setup() -> None:
+    """Migrate, load reference data, create a signing key, and on the embedded default the demo data."""
+    from registry.demo.services import demo_loaded
+    from registry.reference.services import load_reference
+    from registry.trust.signing import ensure_key
+
+    settings = _settings()
+    settings.resolved_secret_key()
+    migrations.upgrade(settings.database_url)
+    with session_scope(get_engine(settings)) as session:
+        load_reference(session)
+        ensure_key(session)
+        first_run = not demo_loaded(session)
+    if first_run:
+        demo_load.main(args=[], standalone_mode=False)
+    else:
+        click.echo("registry ready (demo data already loaded)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

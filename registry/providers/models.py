@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from registry.timeutil import utcnow
+
+
+class Provider(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    country_iso2: str = Field(foreign_key="country.iso2", max_length=2, index=True)
+    provider_type: str = Field(index=True)
+    website: str | None = None
+    founded_on: dt.date | None = None
+    closed_on: dt.date | None = None
+    # Entries requested by a provider itself stay invisible to verifiers until confirmed.
+    confirmed: bool = True
+    is_demo: bool = False
+    version: int = 1
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ProviderName(SQLModel, table=True):
+    __tablename__ = "provider_name"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    kind: str
+    name: str = Field(index=True)
+    lang: str | None = Field(default=None, max_length=8)
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+
+
+class ProviderSuspension(SQLModel, table=True):
+    __tablename__ = "provider_suspension"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    suspended_from: dt.date
+    # Open-ended when absent; the provider is trusted again from this day on.
+    suspended_to: dt.date | None = None
+    reason: str
+    by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ProviderRelation(SQLModel, table=True):
+    __tablename__ = "provider_relation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    kind: str
+    related_provider_id: int = Field(foreign_key="provider.id", index=True)
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+
+
+class ProviderIdentifier(SQLModel, table=True):
+    __tablename__ = "provider_identifier"
+    __table_args__ = (Index("ix_provider_identifier_lookup", "scheme", "normalised"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    scheme: str
+    value: str
+    normalised: str
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    origin: str = "agency"
+    established_at: dt.datetime = Field(default_factory=utcnow)
+    # Scope of a "local" identifier: the agency that assigned it.
+    agency_id: int | None = Field(default=None, foreign_key="agency.id")

@@ -1,0 +1,185 @@
+"""The public registry entry of a provider, shared by the JSON API and the public page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.agencies.models import Agency
+from registry.deadlines.models import ReviewDeadline
+from registry.errors import NotFound
+from registry.providers.models import Provider, ProviderIdentifier, ProviderName, ProviderRelation, ProviderSuspension
+from registry.providers.services import search_providers
+from registry.qa import services as qa
+from registry.settings import Settings
+from registry.trust.models import TrustTimeline
+from registry.trust.verdict import Policy, Scope, evaluate
+from registry.vocabulary import RESOLVING_ORIGINS
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def public_profile(session: Session, provider_id: int, settings: Settings, day: dt.date) -> dict[str, Any]:
+    provider = session.get(Provider, provider_id)
+    timeline = session.get(TrustTimeline, provider_id)
+    if provider is None or not provider.confirmed or timeline is None:
+        raise NotFound(f"There is no provider with id {provider_id} in the public registry.")
+    names = session.exec(select(ProviderName).where(ProviderName.provider_id == provider_id)).all()
+    identifiers = session.exec(
+        select(ProviderIdentifier)
+        .where(ProviderIdentifier.provider_id == provider_id, col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS))
+        .order_by(col(ProviderIdentifier.scheme))
+    ).all()
+    relations = session.exec(
+        select(ProviderRelation).where(
+            (ProviderRelation.provider_id == provider_id) | (ProviderRelation.related_provider_id == provider_id)
+        )
+    ).all()
+    suspensions = session.exec(select(ProviderSuspension).where(ProviderSuspension.provider_id == provider_id)).all()
+    deadlines = session.exec(
+        select(ReviewDeadline)
+        .where(ReviewDeadline.provider_id == provider_id, ReviewDeadline.due_on >= day)
+        .order_by(col(ReviewDeadline.due_on))
+    ).all()
+    results = []
+    for result in qa.results_for_provider(session, provider_id):
+        agency = session.get(Agency, result.agency_id)
+        results.append(
+            {
+                "id": result.id,
+                "agency": {
+                    "id": result.agency_id,
+                    "acronym": agency.acronym if agency else None,
+                    "name": agency.name if agency else None,
+                },
+                "activity_type": result.activity_type,
+                "status": result.status,
+                "decision": result.decision,
+                "valid_from": _iso(result.valid_from),
+                "valid_to": _iso(result.valid_to),
+                "revoked_from": _iso(result.revoked_from),
+                "withdrawn": result.withdrawn_at is not None,
+                "withdrawn_reason": result.withdrawn_reason,
+                "conditions_due": _iso(result.conditions_due),
+                "limits": {
+                    "eqf_levels": result.limit_eqf_levels,
+                    "fields": result.limit_fields,
+                    "jurisdictions": result.limit_jurisdictions,
+                },
+                "programmes": [
+                    {
+                        "name": p.name,
+                        "identifier": p.identifier,
+                        "eqf_level": p.eqf_level,
+                        "ects": p.ects,
+                        "field": p.isced_field,
+                        "full_degree": p.full_degree,
+                    }
+                    for p in qa.programmes(session, result.id or 0)
+                ],
+                "report_links": result.report_links,
+            }
+        )
+    policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
+    outcome = evaluate(timeline.document, day, Scope(), policy)
+    return {
+        "id": provider_id,
+        "name": timeline.document["provider"]["name"],
+        "names": [
+            {
+                "kind": n.kind,
+                "name": n.name,
+                "lang": n.lang,
+                "valid_from": _iso(n.valid_from),
+                "valid_to": _iso(n.valid_to),
+            }
+            for n in names
+        ],
+        "country": provider.country_iso2,
+        "type": provider.provider_type,
+        "website": provider.website,
+        "founded_on": _iso(provider.founded_on),
+        "closed_on": _iso(provider.closed_on),
+        "is_demo": provider.is_demo,
+        "identifiers": [
+            {
+                "scheme": i.scheme,
+                "value": i.value,
+                "normalised": i.normalised,
+                "valid_from": _iso(i.valid_from),
+                "valid_to": _iso(i.valid_to),
+                "origin": i.origin,
+            }
+            for i in identifiers
+        ],
+        "relations": [
+            {
+                "provider_id": r.provider_id,
+                "kind": r.kind,
+                "related_provider_id": r.related_provider_id,
+                "valid_from": _iso(r.valid_from),
+            }
+            for r in relations
+        ],
+        "suspensions": [
+            {"from": _iso(s.suspended_from), "to": _iso(s.suspended_to), "reason": s.reason} for s in suspensions
+        ],
+        "results": results,
+        "deadlines": [{"kind": d.kind, "due_on": _iso(d.due_on), "description": d.description} for d in deadlines],
+        "verdict": {
+            "status": outcome.status,
+            "trusted": outcome.trusted,
+            "reasons": outcome.reasons,
+            "next_review_due": outcome.next_review_due,
+            "internal_qa": outcome.internal_qa,
+            "basis": [b["result_id"] for b in outcome.basis],
+        },
+    }
+
+
+def search_page(
+    session: Session,
+    *,
+    q: str | None,
+    country: str | None,
+    provider_type: str | None,
+    status: str | None,
+    page: int,
+    per_page: int,
+) -> dict[str, Any]:
+    ids = None
+    if status:
+        ids = select(TrustTimeline.provider_id).where(TrustTimeline.current_status == status)
+    providers, total = search_providers(
+        session,
+        q=q,
+        country=country,
+        provider_type=provider_type,
+        provider_ids=ids,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+    )
+    timelines = {
+        t.provider_id: t
+        for t in session.exec(
+            select(TrustTimeline).where(col(TrustTimeline.provider_id).in_([p.id for p in providers]))
+        )
+    }
+    items = []
+    for provider in providers:
+        timeline = timelines.get(provider.id or 0)
+        items.append(
+            {
+                "id": provider.id,
+                "name": timeline.document["provider"]["name"] if timeline else None,
+                "country": provider.country_iso2,
+                "type": provider.provider_type,
+                "website": provider.website,
+                "status": timeline.current_status if timeline else None,
+            }
+        )
+    return {"items": items, "page": page, "per_page": per_page, "total": total}

@@ -1,0 +1,168 @@
+"""The verifier's trust lookup API: anonymous, read-only, cacheable, optionally signed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import Example
+from litestar.params import Body, Parameter
+
+from registry.errors import RegistryError, ValidationFailed
+from registry.settings import Settings
+from registry.timeutil import utcnow
+from registry.trust import services, signing
+from registry.web import Database
+
+JWT_MEDIA_TYPE = "application/jwt"
+
+IDENTIFIER_EXAMPLES = [
+    Example(summary="A DID from a credential", value="did:web:northbridge.example"),
+    Example(summary="An issuer URL", value="https://learn.meridian.example/issuer"),
+]
+
+
+def _signed(request: Request[Any, Any, Any]) -> bool:
+    return JWT_MEDIA_TYPE in request.headers.get("accept", "")
+
+
+class TrustController(Controller):
+    path = "/api/v1"
+    tags = ["Trust lookup"]
+
+    @get(
+        "/trust",
+        sync_to_thread=False,
+        summary="Was this issuer quality-assured at a given moment, and on what basis?",
+        description=(
+            "Evaluates the trust verdict (policy esg-2015/v1) for an identifier at a time, optionally for "
+            "the scope of a credential. Send `Accept: application/jwt` for a signed verdict (ES256 JWS, "
+            "keys at /.well-known/jwks.json). Unknown identifiers answer 200 with status `unknown`."
+        ),
+        responses={},
+    )
+    def trust(
+        self,
+        request: Request[Any, Any, Any],
+        db: Database,
+        settings: Settings,
+        signer: signing.VerdictSigner,
+        identifier: Annotated[
+            str,
+            Parameter(
+                description="Any registered identifier: DID, issuer URL, domain, DEQAR id, ...",
+                examples=IDENTIFIER_EXAMPLES,
+            ),
+        ],
+        scheme: Annotated[str | None, Parameter(description="Identifier scheme, when ambiguous")] = None,
+        at: Annotated[
+            str | None,
+            Parameter(
+                description="Date (2025-03-10) or RFC 3339 date-time; default now. Pass a credential's issuance date.",
+                examples=[Example(value="2025-03-10")],
+            ),
+        ] = None,
+        eqf_level: Annotated[str | None, Parameter(description="EQF level of the credential, 5 to 8")] = None,
+        field: Annotated[str | None, Parameter(description="ISCED-F field code of the credential")] = None,
+        programme: Annotated[str | None, Parameter(description="Programme or micro-credential identifier")] = None,
+    ) -> Response[Any]:
+        now = utcnow()
+        query = services.parse_query(
+            {
+                "identifier": identifier,
+                "scheme": scheme,
+                "at": at,
+                "eqf_level": eqf_level,
+                "field": field,
+                "programme": programme,
+            },
+            now,
+        )
+        signed = _signed(request)
+        with db.read() as session:
+            payload = services.verdict(session, query, settings, now)
+            tag = services.etag(payload)
+            # A signed answer differs from the plain one, so the two never share a validator.
+            tag = tag[:-1] + '-jwt"' if signed else tag
+            headers = {
+                "ETag": tag,
+                "Cache-Control": f"public, max-age={settings.verdict_max_age}",
+                "Vary": "Accept",
+            }
+            if tag in _if_none_match(request):
+                return Response(b"", status_code=304, headers=headers)
+            if signed:
+                token = signer.sign(session, payload, settings.base_url, settings.verdict_lifetime)
+                return Response(token, media_type=JWT_MEDIA_TYPE, headers=headers)
+        return Response(payload, media_type="application/json", headers=headers)
+
+    @post(
+        "/trust/batch",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Many trust lookups in one request (at most 1000)",
+    )
+    def batch(
+        self,
+        db: Database,
+        settings: Settings,
+        data: Annotated[
+            dict[str, Any],
+            Body(
+                description="{'queries': [{identifier, scheme?, at?, eqf_level?, field?, programme?}, ...]}",
+                examples=[
+                    Example(
+                        value={
+                            "queries": [
+                                {"identifier": "did:web:northbridge.example"},
+                                {"identifier": "DEQARINST9001", "at": "2021-01-01"},
+                            ]
+                        }
+                    )
+                ],
+            ),
+        ],
+    ) -> dict[str, Any]:
+        queries = data.get("queries") if isinstance(data, dict) else None
+        if not isinstance(queries, list):
+            raise ValidationFailed({"queries": "send a JSON object with a list `queries`"})
+        if len(queries) > services.MAX_BATCH:
+            raise ValidationFailed(
+                {"queries": f"at most {services.MAX_BATCH} queries per batch; this one has {len(queries)}"}
+            )
+        now = utcnow()
+        results: list[dict[str, Any]] = []
+        with db.read() as session:
+            for index, item in enumerate(queries):
+                try:
+                    if not isinstance(item, dict):
+                        raise ValidationFailed({"query": "each query is a JSON object with an `identifier`"})
+                    query = services.parse_query(item, now)
+                    results.append(services.verdict(session, query, settings, now))
+                except RegistryError as error:
+                    results.append(
+                        {
+                            "index": index,
+                            "error": {
+                                "status": error.status_code,
+                                "title": error.title,
+                                "detail": error.detail,
+                                "errors": [{"field": f, "detail": m} for f, m in error.errors.items()],
+                            },
+                        }
+                    )
+        return {"results": results}
+
+
+def _if_none_match(request: Request[Any, Any, Any]) -> set[str]:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return set()
+    return {part.strip().removeprefix("W/") for part in header.split(",")}
+
+
+@get("/.well-known/jwks.json", sync_to_thread=False, tags=["Trust lookup"], summary="Public keys of signed verdicts")
+def jwks(db: Database) -> Response[Any]:
+    with db.read() as session:
+        keys = signing.published_keys(session)
+    return Response(keys, media_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=300"})

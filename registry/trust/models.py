@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text
+from sqlmodel import Field, SQLModel
+
+from registry.timeutil import utcnow
+
+
+class TrustTimeline(SQLModel, table=True):
+    """Everything a verdict about one provider needs, rebuilt on every write that touches it.
+
+    The lookup reads one row per request instead of scanning results, so its cost does not
+    grow with the registry.
+    """
+
+    __tablename__ = "trust_timeline"
+
+    provider_id: int = Field(foreign_key="provider.id", primary_key=True)
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The unscoped verdict today and the first day it may change, for filtering and sweeps.
+    current_status: str = Field(index=True)
+    status_until: dt.date | None = Field(default=None, index=True)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SigningKey(SQLModel, table=True):
+    __tablename__ = "signing_key"
+
+    kid: str = Field(primary_key=True)
+    private_pem: str = Field(sa_column=Column(Text, nullable=False))
+    public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    # A retired key signs nothing new but stays published until its last verdict expires.
+    retired_at: dt.datetime | None = None
+    publish_until: dt.datetime | None = None

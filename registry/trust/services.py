@@ -1,0 +1,211 @@
+"""Trust lookups: parse a verifier's question, resolve the identifier, evaluate the verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from registry.errors import FieldErrors, ValidationFailed
+from registry.providers.identifiers import SCHEMES, InvalidIdentifier, guess_scheme, normalise
+from registry.providers.models import ProviderIdentifier
+from registry.settings import Settings
+from registry.trust.models import TrustTimeline
+from registry.trust.verdict import POLICY, Policy, Scope, evaluate
+from registry.vocabulary import EQF_LEVELS, RESOLVING_ORIGINS
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class TrustQuery:
+    identifier: str
+    scheme: str | None
+    at: dt.datetime
+    scope: Scope
+    at_given: bool
+
+
+def parse_query(params: dict[str, Any], now: dt.datetime) -> TrustQuery:
+    """Validate a verifier's parameters; every problem is reported per field."""
+    errors = FieldErrors()
+    identifier = params.get("identifier")
+    if not isinstance(identifier, str) or not identifier.strip():
+        errors.add("identifier", "give the identifier to check, e.g. did:web:learn.example")
+        identifier = ""
+    scheme = params.get("scheme") or None
+    if scheme is not None and scheme not in SCHEMES:
+        errors.add("scheme", f"unknown scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}")
+    at = _parse_at(errors, params.get("at"), now)
+    eqf_level = _parse_eqf(errors, params.get("eqf_level"))
+    field = params.get("field") or None
+    if field is not None and (not isinstance(field, str) or not field.isdigit() or not 2 <= len(field) <= 4):
+        errors.add("field", f"{field!r} is not an ISCED-F code (2 to 4 digits, e.g. 0413)")
+    programme = params.get("programme") or None
+    if programme is not None and (not isinstance(programme, str) or len(programme) > 500):
+        errors.add("programme", "a programme identifier is a string of at most 500 characters")
+    errors.raise_if_any()
+    return TrustQuery(
+        identifier=identifier.strip(),
+        scheme=scheme,
+        at=at,
+        scope=Scope(eqf_level=eqf_level, field=field, programme=programme.strip() if programme else None),
+        at_given=params.get("at") not in (None, ""),
+    )
+
+
+def _parse_at(errors: FieldErrors, value: Any, now: dt.datetime) -> dt.datetime:
+    if value in (None, ""):
+        return now
+    if not isinstance(value, str):
+        errors.add("at", "give a date (2025-03-10) or an RFC 3339 date-time (2025-03-10T12:00:00Z)")
+        return now
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        errors.add(
+            "at", f"{value!r} is not a real date or RFC 3339 date-time (e.g. 2025-03-10 or 2025-03-10T12:00:00Z)"
+        )
+        return now
+    if parsed.tzinfo is None:
+        errors.add("at", "an RFC 3339 date-time needs a time zone offset, e.g. 2025-03-10T12:00:00Z")
+        return now
+    return parsed.astimezone(dt.UTC)
+
+
+def _parse_eqf(errors: FieldErrors, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        level = int(value)
+    except (TypeError, ValueError):
+        errors.add("eqf_level", f"{value!r} is not a number; the EQF level is 5, 6, 7 or 8")
+        return None
+    if isinstance(value, bool) or level not in EQF_LEVELS or str(value).strip() not in {str(level)}:
+        errors.add("eqf_level", "the EQF level of higher-education credentials is 5, 6, 7 or 8")
+        return None
+    return level
+
+
+def candidates(identifier: str, scheme: str | None) -> list[tuple[str, str]]:
+    """(scheme, normalised) pairs an identifier may stand for; the first matching wins in order."""
+    if scheme is not None:
+        try:
+            return [(scheme, normalise(scheme, identifier))]
+        except InvalidIdentifier as error:
+            raise ValidationFailed({"identifier": str(error)}) from None
+    guessed = guess_scheme(identifier)
+    if guessed is not None:
+        try:
+            value = normalise(guessed, identifier)
+        except InvalidIdentifier as error:
+            raise ValidationFailed({"identifier": str(error)}) from None
+        pairs = [(guessed, value)]
+        if guessed == "url":
+            host = urlsplit(value).hostname
+            if host:
+                pairs.append(("domain", host))
+        return pairs
+    pairs = []
+    for name in SCHEMES:
+        if name in ("did", "url"):
+            continue
+        try:
+            pairs.append((name, normalise(name, identifier)))
+        except InvalidIdentifier:
+            continue
+    if not pairs:
+        raise ValidationFailed(
+            {"identifier": f"{identifier!r} is not a well-formed identifier in any known scheme; give `scheme`"}
+        )
+    return pairs
+
+
+def resolve(
+    session: Session, identifier: str, scheme: str | None, on: dt.date
+) -> tuple[str, str, TrustTimeline | None]:
+    """The scheme, normalised value and timeline of the provider the identifier named on that day."""
+    pairs = candidates(identifier, scheme)
+    day_matches = and_(
+        col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
+        or_(col(ProviderIdentifier.valid_from).is_(None), ProviderIdentifier.valid_from <= on),
+        or_(col(ProviderIdentifier.valid_to).is_(None), ProviderIdentifier.valid_to >= on),
+    )
+    which = or_(*(and_(ProviderIdentifier.scheme == s, ProviderIdentifier.normalised == v) for s, v in pairs))
+    rows = session.exec(
+        select(ProviderIdentifier.scheme, ProviderIdentifier.normalised, TrustTimeline)
+        .join(TrustTimeline, col(TrustTimeline.provider_id) == ProviderIdentifier.provider_id)
+        .where(which, day_matches)
+    ).all()
+    if not rows:
+        return pairs[0][0], pairs[0][1], None
+    order = {pair: index for index, pair in enumerate(pairs)}
+    rows = sorted(rows, key=lambda row: order[(row[0], row[1])])
+    if scheme is None and guess_scheme(identifier) is None:
+        providers = {row[2].provider_id for row in rows}
+        if len(providers) > 1:
+            matched = sorted({row[0] for row in rows})
+            raise ValidationFailed(
+                {
+                    "scheme": f"this identifier names different providers in the schemes {', '.join(matched)}; "
+                    "give `scheme`"
+                },
+                detail="The identifier is ambiguous: it names more than one provider. Say which scheme it is in.",
+            )
+    return rows[0][0], rows[0][1], rows[0][2]
+
+
+def verdict(session: Session, query: TrustQuery, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    scheme, _normalised, timeline = resolve(session, query.identifier, query.scheme, query.at.date())
+    payload: dict[str, Any] = {
+        "identifier": query.identifier,
+        "scheme": scheme,
+        "at": query.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "evaluated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "policy": POLICY,
+    }
+    if timeline is None:
+        payload.update(
+            trusted=False,
+            status="unknown",
+            provider=None,
+            basis=[],
+            internal_qa=None,
+            next_review_due=None,
+            reasons=["No provider in the registry holds this identifier at this date."],
+            links={},
+        )
+        return payload
+    policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
+    outcome = evaluate(timeline.document, query.at.date(), query.scope, policy)
+    provider = timeline.document["provider"]
+    payload.update(
+        trusted=outcome.trusted,
+        status=outcome.status,
+        provider=provider,
+        basis=[_basis(entry) for entry in outcome.basis],
+        internal_qa=outcome.internal_qa,
+        next_review_due=outcome.next_review_due,
+        reasons=outcome.reasons,
+        links={"provider": f"{settings.base_url}/providers/{provider['id']}"},
+    )
+    return payload
+
+
+def _basis(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if key != "counts_from"}
+
+
+def etag(payload: dict[str, Any]) -> str:
+    """A validator that changes with the verdict, not with the moment it was computed."""
+    stable = {key: value for key, value in payload.items() if key != "evaluated_at"}
+    return '"' + hashlib.blake2b(msgspec.json.encode(stable), digest_size=16).hexdigest() + '"'

@@ -1,0 +1,98 @@
+"""ES256 signing keys and signed verdicts (compact JWS, typ "trust-verdict+jwt")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from joserfc import jws
+from joserfc.jwk import ECKey
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from registry.timeutil import utcnow
+from registry.trust.models import SigningKey
+
+JWT_TYPE = "trust-verdict+jwt"
+# Workers re-read the active key this often, so a rotation reaches every process quickly.
+_KEY_CACHE_SECONDS = 30.0
+
+
+def create_key(session: Session) -> SigningKey:
+    private = ECKey.generate_key("P-256")
+    pem = private.as_pem(private=True).decode()
+    kid = uuid.uuid4().hex[:16]
+    public: dict[str, Any] = dict(private.as_dict(private=False))
+    public.update(kid=kid, use="sig", alg="ES256")
+    key = SigningKey(kid=kid, private_pem=pem, public_jwk=public)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def active_key(session: Session) -> SigningKey | None:
+    return session.exec(
+        select(SigningKey).where(col(SigningKey.retired_at).is_(None)).order_by(col(SigningKey.created_at).desc())
+    ).first()
+
+
+def ensure_key(session: Session) -> SigningKey:
+    return active_key(session) or create_key(session)
+
+
+def rotate(session: Session, verdict_lifetime: int) -> SigningKey:
+    """Retire the active key (still published until its last verdict expires) and add a new one."""
+    now = utcnow()
+    for key in session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))):
+        key.retired_at = now
+        key.publish_until = now + dt.timedelta(seconds=verdict_lifetime)
+        session.add(key)
+    session.flush()
+    return create_key(session)
+
+
+def published_keys(session: Session) -> dict[str, Any]:
+    now = utcnow()
+    keys = session.exec(
+        select(SigningKey)
+        .where(or_(col(SigningKey.retired_at).is_(None), col(SigningKey.publish_until) > now))
+        .order_by(col(SigningKey.created_at))
+    )
+    return {"keys": [key.public_jwk for key in keys]}
+
+
+class VerdictSigner:
+    """Signs verdicts with the active key, keeping the parsed key between requests.
+
+    create_missing_key is called when no key exists yet, so the embedded default needs no set-up.
+    """
+
+    def __init__(self, create_missing_key: Callable[[], SigningKey]) -> None:
+        self._lock = threading.Lock()
+        self._loaded: tuple[str, ECKey, float] | None = None
+        self._create_missing_key = create_missing_key
+
+    def _key(self, session: Session) -> tuple[str, ECKey]:
+        loaded = self._loaded
+        if loaded is not None and time.monotonic() - loaded[2] < _KEY_CACHE_SECONDS:
+            return loaded[0], loaded[1]
+        with self._lock:
+            record = active_key(session) or self._create_missing_key()
+            key = ECKey.import_key(record.private_pem)
+            self._loaded = (record.kid, key, time.monotonic())
+            return record.kid, key
+
+    def sign(self, session: Session, payload: dict[str, Any], issuer: str, lifetime: int) -> str:
+        kid, key = self._key(session)
+        issued = int(time.time())
+        claims = {"iss": issuer, "sub": payload["identifier"], "iat": issued, "exp": issued + lifetime, **payload}
+        header = {"alg": "ES256", "typ": JWT_TYPE, "kid": kid}
+        return jws.serialize_compact(header, msgspec.json.encode(claims), key, algorithms=["ES256"])
+
+    def forget(self) -> None:
+        self._loaded = None

@@ -1,0 +1,256 @@
+"""The per-provider trust timeline: the facts a verdict needs, kept current on every write.
+
+Writers call refresh() in the same transaction as their change, so a verdict never reads a
+timeline older than the data it describes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, or_
+from sqlmodel import Session, col, select
+
+from registry.agencies.models import Agency, AgencyRegistration
+from registry.assessments.models import SelfAssessment
+from registry.providers.models import Provider, ProviderName, ProviderRelation, ProviderSuspension
+from registry.qa.models import QAResult, QAResultProgramme, QAResultProvider
+from registry.settings import get_settings
+from registry.timeutil import today, utcnow
+from registry.trust.models import TrustTimeline
+from registry.trust.verdict import Policy, Scope, evaluate
+from registry.vocabulary import MERGER_RELATIONS
+
+
+def refresh(session: Session, provider_ids: Iterable[int]) -> None:
+    """Rebuild the timelines of these providers and of every provider that inherits from them."""
+    ids = set(provider_ids)
+    ids |= _successors(session, ids)
+    session.flush()
+    for provider_id in sorted(ids):
+        provider = session.get(Provider, provider_id)
+        existing = session.get(TrustTimeline, provider_id)
+        if provider is None or not provider.confirmed:
+            if existing is not None:
+                session.delete(existing)
+            continue
+        document = build_document(session, provider)
+        status, until = status_today(document)
+        if existing is None:
+            existing = TrustTimeline(provider_id=provider_id, document=document, current_status=status)
+        existing.document = document
+        existing.current_status = status
+        existing.status_until = until
+        existing.updated_at = utcnow()
+        session.add(existing)
+    session.flush()
+
+
+def status_today(document: dict[str, Any], day: dt.date | None = None) -> tuple[str, dt.date | None]:
+    """The unscoped verdict on a day and the first later day on which it may change."""
+    settings = get_settings()
+    day = day or today()
+    policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
+    status = evaluate(document, day, Scope(), policy).status
+    upcoming = [change for change in change_days(document) if change > day]
+    return status, min(upcoming, default=None)
+
+
+def change_days(document: dict[str, Any]) -> set[dt.date]:
+    """Every day on which some verdict about this provider can change."""
+    texts: list[str | None] = [document["closed_on"]]
+    for suspension in document["suspensions"]:
+        texts += [suspension["from"], suspension["to"]]
+    for result in document["results"]:
+        texts += [result["valid_from"], result["revoked_from"], result["counts_from"], result["conditions_due"]]
+        texts.append((dt.date.fromisoformat(result["valid_to"]) + dt.timedelta(days=1)).isoformat())
+    for accepted in document["internal_qa"]["accepted"]:
+        texts += [accepted["accepted_on"], accepted["next_due"]]
+    return {dt.date.fromisoformat(text) for text in texts if text}
+
+
+def refresh_stale(session: Session, day: dt.date | None = None) -> int:
+    """Re-evaluate the timelines whose current status may have changed by this day."""
+    day = day or today()
+    stale = session.exec(
+        select(TrustTimeline).where(col(TrustTimeline.status_until).is_not(None), TrustTimeline.status_until <= day)
+    ).all()
+    for timeline in stale:
+        timeline.current_status, timeline.status_until = status_today(timeline.document, day)
+        session.add(timeline)
+    session.flush()
+    return len(stale)
+
+
+def refresh_agency(session: Session, agency_id: int) -> None:
+    """An agency's registration windows changed: every provider it reviewed may change."""
+    rows = session.exec(
+        select(QAResultProvider.provider_id)
+        .join(QAResult, col(QAResult.id) == QAResultProvider.result_id)
+        .where(QAResult.agency_id == agency_id)
+    )
+    refresh(session, set(rows))
+
+
+def rebuild_all(session: Session) -> int:
+    session.exec(delete(TrustTimeline))  # type: ignore[call-overload]
+    ids = list(session.exec(select(Provider.id)))
+    refresh(session, [i for i in ids if i is not None])
+    return len(ids)
+
+
+def _successors(session: Session, provider_ids: set[int]) -> set[int]:
+    found: set[int] = set()
+    frontier = set(provider_ids)
+    while frontier:
+        rows = session.exec(
+            select(ProviderRelation.related_provider_id).where(
+                col(ProviderRelation.provider_id).in_(frontier), col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+            )
+        )
+        frontier = set(rows) - found - provider_ids
+        found |= frontier
+    return found
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def build_document(session: Session, provider: Provider) -> dict[str, Any]:
+    provider_id = provider.id or 0
+    names = {n.kind: n.name for n in session.exec(select(ProviderName).where(ProviderName.provider_id == provider_id))}
+    suspensions = session.exec(
+        select(ProviderSuspension)
+        .where(ProviderSuspension.provider_id == provider_id)
+        .order_by(col(ProviderSuspension.suspended_from))
+    )
+    results = [
+        _result_entry(session, result, counts_from=None, inherited_from=None)
+        for result in _own_results(session, provider_id)
+    ]
+    # Results of providers this one absorbed or succeeded count from the merger while still valid.
+    mergers = session.exec(
+        select(ProviderRelation).where(
+            ProviderRelation.related_provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+        )
+    )
+    for merger in mergers:
+        merged_on = merger.valid_from
+        if merged_on is None:
+            continue
+        for result in _own_results(session, merger.provider_id):
+            still_valid = result.valid_from <= merged_on <= result.valid_to and (
+                result.revoked_from is None or merged_on < result.revoked_from
+            )
+            if still_valid:
+                results.append(_result_entry(session, result, counts_from=merged_on, inherited_from=merger.provider_id))
+    merged_into = session.exec(
+        select(ProviderRelation).where(
+            ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+        )
+    ).first()
+    results.sort(key=lambda entry: (entry["valid_from"], entry["result_id"]))
+    return {
+        "provider": {
+            "id": provider_id,
+            "name": names.get("english") or names.get("official") or f"Provider {provider_id}",
+            "country": provider.country_iso2,
+            "type": provider.provider_type,
+            "url": provider.website,
+        },
+        "closed_on": _iso(provider.closed_on),
+        "merged_into": (
+            {"id": merged_into.related_provider_id, "kind": merged_into.kind, "on": _iso(merged_into.valid_from)}
+            if merged_into
+            else None
+        ),
+        "suspensions": [
+            {"from": _iso(s.suspended_from), "to": _iso(s.suspended_to), "reason": s.reason} for s in suspensions
+        ],
+        "results": results,
+        "internal_qa": _internal_qa(session, provider_id),
+    }
+
+
+def _own_results(session: Session, provider_id: int) -> list[QAResult]:
+    return list(
+        session.exec(
+            select(QAResult)
+            .join(QAResultProvider, col(QAResultProvider.result_id) == QAResult.id)
+            .where(QAResultProvider.provider_id == provider_id, col(QAResult.withdrawn_at).is_(None))
+        )
+    )
+
+
+def _result_entry(session: Session, result: QAResult, counts_from: Any, inherited_from: int | None) -> dict[str, Any]:
+    agency = session.get(Agency, result.agency_id)
+    registered = (
+        session.exec(
+            select(AgencyRegistration.id).where(
+                AgencyRegistration.agency_id == result.agency_id,
+                AgencyRegistration.registered_from <= result.valid_from,
+                or_(
+                    col(AgencyRegistration.registered_to).is_(None),
+                    AgencyRegistration.registered_to >= result.valid_from,
+                ),
+            )
+        ).first()
+        is not None
+    )
+    programmes = session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result.id))
+    return {
+        "result_id": result.id,
+        "agency": {
+            "id": result.agency_id,
+            "acronym": agency.acronym if agency else None,
+            "name": agency.name if agency else None,
+            "eqar_registered_at_decision": registered,
+        },
+        "activity_type": result.activity_type,
+        "decision": result.decision,
+        "valid_from": _iso(result.valid_from),
+        "valid_to": _iso(result.valid_to),
+        "revoked_from": _iso(result.revoked_from),
+        "conditions_due": _iso(result.conditions_due),
+        "limits": {
+            "eqf_levels": list(result.limit_eqf_levels),
+            "fields": list(result.limit_fields),
+            "jurisdictions": list(result.limit_jurisdictions),
+        },
+        "programmes": [
+            {
+                "name": p.name,
+                "identifier": p.identifier,
+                "eqf_level": p.eqf_level,
+                "field": p.isced_field,
+                "ects": p.ects,
+                "full_degree": p.full_degree,
+            }
+            for p in programmes
+        ],
+        "report_url": result.report_links[0] if result.report_links else None,
+        "counts_from": _iso(counts_from),
+        "inherited_from": inherited_from,
+    }
+
+
+def _internal_qa(session: Session, provider_id: int) -> dict[str, Any]:
+    assessments = list(
+        session.exec(
+            select(SelfAssessment)
+            .where(SelfAssessment.provider_id == provider_id)
+            .order_by(col(SelfAssessment.version_number))
+        )
+    )
+    latest = assessments[-1].state if assessments else None
+    return {
+        "latest_state": latest,
+        "accepted": [
+            {"accepted_on": _iso(a.accepted_on), "next_due": _iso(a.next_due)}
+            for a in assessments
+            if a.state == "accepted" and a.accepted_on is not None
+        ],
+    }

@@ -1,0 +1,133 @@
+"""Request plumbing shared by the JSON API and the HTML pages: database access, problem answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.response import Template
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
+
+from registry.errors import RegistryError
+from registry.settings import Settings
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Database:
+    """The request's way to the database: read in a session, write in a unit of work.
+
+    Bound to an engine in service; tests bind it to one connection whose transaction they roll back.
+    """
+
+    def __init__(self, bind: Engine | Connection) -> None:
+        self.bind = bind
+        self._options: dict[str, Any] = {"expire_on_commit": False}
+        if isinstance(bind, Connection):
+            self._options["join_transaction_mode"] = "create_savepoint"
+
+    @property
+    def engine(self) -> Engine:
+        return self.bind if isinstance(self.bind, Engine) else self.bind.engine
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.bind, **self._options) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with Session(self.bind, **self._options) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    errors: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    body: dict[str, Any] = {
+        "type": f"{settings.base_url}/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = [{"field": field, "detail": message} for field, message in errors.items()]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    if request.url.path.startswith(("/api/", "/.well-known/", "/schema")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _page(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
+    template = {403: "403.html", 404: "404.html"}.get(status, "500.html")
+    return Template(template, context={"detail": detail, "status": status}, status_code=status)
+
+
+def registry_error_handler(request: Request[Any, Any, Any], error: RegistryError) -> Response[Any]:
+    if wants_html(request):
+        return _page(request, error.status_code, error.detail)
+    return problem(request, error.status_code, error.title, error.detail, error.type_slug, error.errors)
+
+
+def validation_error_handler(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:
+    errors: dict[str, str] = {}
+    for item in error.extra or []:
+        if isinstance(item, dict):
+            errors[str(item.get("key") or item.get("source") or "request")] = str(item.get("message"))
+    detail = (
+        "The request is malformed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+        if errors
+        else str(error.detail)
+    )
+    return problem(request, 400, "Invalid input", detail, "invalid-input", errors)
+
+
+def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    if wants_html(request):
+        return _page(request, error.status_code, error.detail)
+    slug = {404: "not-found", 405: "method-not-allowed", 403: "forbidden", 401: "unauthorized"}.get(
+        error.status_code, "http-error"
+    )
+    title = "Not found" if isinstance(error, NotFoundException) else error.detail
+    return problem(request, error.status_code, title, error.detail, slug, headers=error.headers)
+
+
+def database_unavailable_handler(request: Request[Any, Any, Any], error: DBAPIError) -> Response[Any]:
+    # Fail closed: without the database there is no verdict, only a request to come back.
+    if not isinstance(error, OperationalError) and not getattr(error, "connection_invalidated", False):
+        return internal_error_handler(request, error)
+    detail = "The registry's database cannot be reached right now; no verdict can be given. Try again shortly."
+    if wants_html(request):
+        response = _page(request, 503, detail)
+        response.headers["Retry-After"] = "30"
+        return response
+    return problem(request, 503, "Service unavailable", detail, "unavailable", headers={"Retry-After": "30"})
+
+
+def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    request.logger.exception("unhandled error", exc_info=error)
+    detail = "Something went wrong on our side; the error has been logged."
+    if wants_html(request):
+        return _page(request, 500, detail)
+    return problem(request, 500, "Internal error", detail, "internal-error")

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
 from litestar import Litestar, Response, get
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Contact
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -31,6 +32,7 @@ from registry.trust.models import SigningKey
 from registry.trust.signing import VerdictSigner, ensure_key
 from registry.web import (
     Database,
+    DatabaseDep,
     database_unavailable_handler,
     http_error_handler,
     internal_error_handler,
@@ -40,6 +42,7 @@ from registry.web import (
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "templates" / "static"
+FAVICON = "<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>"
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -48,7 +51,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", sync_to_thread=True, include_in_schema=False)
-def readyz(db: Database) -> Response[dict[str, Any]]:
+def readyz(db: DatabaseDep) -> Response[dict[str, Any]]:
     """Ready when the database answers and is migrated to the head revision."""
     head = migrations.head_revision()
     try:
@@ -78,6 +81,13 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             return ensure_key(session)
 
     signer = VerdictSigner(_create_key)
+
+    def _first_signing_key() -> None:
+        # The embedded default creates its first key itself; without a database, lookups fail closed anyway.
+        try:
+            _create_key()
+        except DBAPIError as error:
+            logging.getLogger("registry").warning("no signing key created at start-up: %s", error.orig)
 
     def _provide_db() -> Database:
         return database
@@ -138,9 +148,11 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                     js_url="/static/swagger/swagger-ui-bundle.js",
                     css_url="/static/swagger/swagger-ui.css",
                     standalone_preset_js_url="/static/swagger/swagger-ui-standalone-preset.js",
+                    favicon=FAVICON,
                 )
             ],
         ),
+        on_startup=[_first_signing_key],
         state=State({"settings": settings}),
         debug=settings.debug,
     )

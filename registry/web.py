@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from litestar import Request, Response
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.response import Template
 from sqlalchemy import Connection, Engine
@@ -131,3 +132,8 @@ def internal_error_handler(request: Request[Any, Any, Any], error: Exception) ->
     if wants_html(request):
         return _page(request, 500, detail)
     return problem(request, 500, "Internal error", detail, "internal-error")
+
+
+# Handler parameters naming the app-wide dependencies (see create_app).
+DatabaseDep = NamedDependency[Database]
+SettingsDep = NamedDependency[Settings]

@@ -12,6 +12,7 @@ from registry.agencies.models import Agency, AgencyRegistration
 from registry.audit.services import Actor, record_event
 from registry.errors import FieldErrors, NotFound
 from registry.reference.models import Country
+from registry.trust import timeline
 from registry.vocabulary import ACTIVITY_TYPES
 
 
@@ -88,6 +89,8 @@ def add_registration(
     session.add(registration)
     session.flush()
     record_event(session, actor, "agency.registration", registration)
+    # Whether results count depends on the registration at their start.
+    timeline.refresh_agency(session, agency.id or 0)
     return registration
 
 

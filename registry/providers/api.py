@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from registry.providers.profile import public_profile, search_page
-from registry.settings import Settings
 from registry.timeutil import today
-from registry.web import Database
+from registry.web import DatabaseDep, SettingsDep
 
 
 class ProviderController(Controller):
@@ -20,7 +19,7 @@ class ProviderController(Controller):
     @get("/", sync_to_thread=True, summary="Search providers by name or identifier")
     def search(
         self,
-        db: Database,
+        db: DatabaseDep,
         q: Annotated[str | None, Parameter(description="Part of a name, or a whole identifier")] = None,
         country: Annotated[str | None, Parameter(description="ISO 3166 two-letter code", max_length=2)] = None,
         type: Annotated[str | None, Parameter(description="Provider type, e.g. 'public HEI'")] = None,
@@ -34,6 +33,6 @@ class ProviderController(Controller):
             )
 
     @get("/{provider_id:int}", sync_to_thread=True, summary="A provider's public registry entry")
-    def detail(self, db: Database, settings: Settings, provider_id: int) -> dict[str, Any]:
+    def detail(self, db: DatabaseDep, settings: SettingsDep, provider_id: FromPath[int]) -> dict[str, Any]:
         with db.read() as session:
             return public_profile(session, provider_id, settings, today())

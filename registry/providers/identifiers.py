@@ -107,7 +107,7 @@ def _ror(value: str) -> str:
 
 
 def _lei(value: str) -> str:
-    compact = stdnum_lei.compact(value)
+    compact = str(stdnum_lei.compact(value))
     if len(compact) != 20:
         raise InvalidIdentifier("an LEI has exactly 20 letters and digits")
     try:
@@ -117,7 +117,10 @@ def _lei(value: str) -> str:
 
 
 def _eu_vat(value: str) -> str:
-    compact = str(stdnum_vat.compact(value.replace(".", "")))
+    try:
+        compact = str(stdnum_vat.compact(value.replace(".", "")))
+    except StdnumError:
+        compact = ""
     if compact[:2] not in {code.upper() for code in stdnum_vat.MEMBER_STATES} or len(compact) < 4:
         raise InvalidIdentifier("an EU VAT number starts with a member state's code, e.g. ATU12345678")
     if not re.fullmatch(r"[A-Z]{2}[0-9A-Z+*]{2,13}", compact):

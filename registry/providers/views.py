@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Template
 
 from registry.providers.profile import public_profile, search_page
-from registry.settings import Settings
 from registry.timeutil import today
-from registry.web import Database
+from registry.web import DatabaseDep, SettingsDep
 
 
 class PublicProviderPages(Controller):
@@ -21,10 +20,10 @@ class PublicProviderPages(Controller):
     @get("/", sync_to_thread=True)
     def index(
         self,
-        db: Database,
-        q: str | None = None,
-        country: str | None = None,
-        status: str | None = None,
+        db: DatabaseDep,
+        q: FromQuery[str | None] = None,
+        country: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
         page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     ) -> Template:
         with db.read() as session:
@@ -43,7 +42,7 @@ class PublicProviderPages(Controller):
         )
 
     @get("/{provider_id:int}", sync_to_thread=True)
-    def detail(self, db: Database, settings: Settings, provider_id: int) -> Template:
+    def detail(self, db: DatabaseDep, settings: SettingsDep, provider_id: FromPath[int]) -> Template:
         with db.read() as session:
             profile = public_profile(session, provider_id, settings, today())
         return Template("providers/detail.html", context={"p": profile})

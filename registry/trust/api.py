@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, Parameter
 
 from registry.errors import RegistryError, ValidationFailed
-from registry.settings import Settings
 from registry.timeutil import utcnow
 from registry.trust import services, signing
-from registry.web import Database
+from registry.web import DatabaseDep, SettingsDep
 
 JWT_MEDIA_TYPE = "application/jwt"
 
@@ -44,9 +44,9 @@ class TrustController(Controller):
     def trust(
         self,
         request: Request[Any, Any, Any],
-        db: Database,
-        settings: Settings,
-        signer: signing.VerdictSigner,
+        db: DatabaseDep,
+        settings: SettingsDep,
+        signer: NamedDependency[signing.VerdictSigner],
         identifier: Annotated[
             str,
             Parameter(
@@ -104,8 +104,8 @@ class TrustController(Controller):
     )
     def batch(
         self,
-        db: Database,
-        settings: Settings,
+        db: DatabaseDep,
+        settings: SettingsDep,
         data: Annotated[
             dict[str, Any],
             Body(
@@ -162,7 +162,7 @@ def _if_none_match(request: Request[Any, Any, Any]) -> set[str]:
 
 
 @get("/.well-known/jwks.json", sync_to_thread=False, tags=["Trust lookup"], summary="Public keys of signed verdicts")
-def jwks(db: Database) -> Response[Any]:
+def jwks(db: DatabaseDep) -> Response[Any]:
     with db.read() as session:
         keys = signing.published_keys(session)
     return Response(keys, media_type="application/jwk-set+json", headers={"Cache-Control": "public, max-age=300"})

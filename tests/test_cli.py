@@ -1,0 +1,134 @@
+"""The commands a new user runs, as separate processes against a fresh database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import POSTGRES_URL, _postgres_admin_url
+
+REGISTRY = str(Path(sys.executable).with_name("registry"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    if _postgres_admin_url() is None:
+        pytest.skip("PostgreSQL is not reachable")
+    name = f"registry_cli_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([REGISTRY, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": database_url,
+        "REGISTRY_VAR_DIR": str(tmp_path / "var"),
+        "REGISTRY_SECRET_KEY": "cli-test-secret",
+    }
+
+
+class TestCommands:
+    def test_upgrade_check_reference_and_demo_from_an_empty_database(
+        self, empty_database_url: str, tmp_path: Path
+    ) -> None:
+        env = _env(empty_database_url, tmp_path)
+        upgrade = _run(env, "db", "upgrade")
+        assert upgrade.returncode == 0, upgrade.stderr
+        check = _run(env, "db", "check")
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "models and migrations agree" in check.stdout
+        reference = _run(env, "reference", "load")
+        assert "245 countries added, 24 standards added, 46 agencies added" in reference.stdout
+        assert "0 countries added" in _run(env, "reference", "load").stdout
+        demo = _run(env, "demo", "load")
+        assert demo.returncode == 0, demo.stderr
+        assert "40 providers" in demo.stdout
+        assert "operator@registry.example" in demo.stdout
+        assert "demo data already loaded" in _run(env, "demo", "load").stdout
+        user = _run(
+            env,
+            "users",
+            "create",
+            "--email",
+            "new@agency.example",
+            "--name",
+            "New Operator",
+            "--role",
+            "operator",
+            "--password",
+            "a-long-password",
+        )
+        assert user.returncode == 0, user.stderr
+        duplicate = _run(
+            env,
+            "users",
+            "create",
+            "--email",
+            "new@agency.example",
+            "--name",
+            "Again",
+            "--role",
+            "operator",
+            "--password",
+            "a-long-password",
+        )
+        assert duplicate.returncode != 0
+        assert "already an account" in duplicate.stderr
+        rotated = _run(env, "keys", "rotate")
+        assert rotated.returncode == 0 and "new signing key" in rotated.stdout
+
+    def test_serve_refuses_an_unmigrated_database(self, tmp_path: Path) -> None:
+        env = _env(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)
+        served = _run(env, "serve", "--port", "8059")
+        assert served.returncode != 0
+        assert "registry db upgrade" in served.stderr
+
+
+def test_setup_then_serve_is_ready_with_demo_data(tmp_path: Path) -> None:
+    """What `make serve` does, on the embedded default."""
+    env = {**os.environ, "REGISTRY_VAR_DIR": str(tmp_path / "var"), "REGISTRY_PORT": "8058"}
+    env.pop("REGISTRY_DATABASE_URL", None)
+    env.pop("REGISTRY_SECRET_KEY", None)
+    setup = _run(env, "setup")
+    assert setup.returncode == 0, setup.stderr
+    assert (tmp_path / "var" / "registry.db").exists()
+    assert (tmp_path / "var" / "secret_key").exists()
+    server = subprocess.Popen([REGISTRY, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready = None
+        for _ in range(100):
+            try:
+                ready = httpx.get("http://127.0.0.1:8058/readyz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert ready is not None and ready.status_code == 200
+        verdict = httpx.get(
+            "http://127.0.0.1:8058/api/v1/trust", params={"identifier": "did:web:northbridge.example"}
+        ).json()
+        assert verdict["status"] == "trusted"
+        assert httpx.get("http://127.0.0.1:8058/schema/openapi.json").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -83,3 +83,12 @@ class TestOpenAPI:
         assert "cdn" not in page.text.lower() and "unpkg" not in page.text.lower()
         asset = client.get("/static/swagger/swagger-ui-bundle.js")
         assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+def test_every_api_operation_has_parameter_examples(client: TestClient) -> None:
+    document = client.get("/schema/openapi.json").json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] in {"identifier", "q", "provider_id", "at", "country"}:
+                    assert parameter.get("examples"), f"{method.upper()} {path} {parameter['name']} has no example"

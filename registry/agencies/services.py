@@ -100,8 +100,8 @@ def registered_on(session: Session, agency_id: int, day: dt.date) -> bool:
         session.exec(
             select(AgencyRegistration.id).where(
                 AgencyRegistration.agency_id == agency_id,
-                AgencyRegistration.registered_from <= day,
-                or_(col(AgencyRegistration.registered_to).is_(None), AgencyRegistration.registered_to >= day),
+                col(AgencyRegistration.registered_from) <= day,
+                or_(col(AgencyRegistration.registered_to).is_(None), col(AgencyRegistration.registered_to) >= day),
             )
         ).first()
         is not None

@@ -298,7 +298,7 @@ def _agencies(session: Session) -> dict[str, int]:
             activities=["institutional", "programme", "institutional/programme"],
             is_demo=True,
         )
-        if start is not None:
+        if start is not None and end is not None:
             add_registration(
                 session, agency, registered_from=_d(start), registered_to=_d(end), actor=DEMO, source="demo"
             )

@@ -214,9 +214,11 @@ def _overlapping_holder(
         ProviderIdentifier.scheme == scheme, ProviderIdentifier.normalised == normalised
     )
     if end is not None:
-        query = query.where(or_(col(ProviderIdentifier.valid_from).is_(None), ProviderIdentifier.valid_from <= end))
+        query = query.where(
+            or_(col(ProviderIdentifier.valid_from).is_(None), col(ProviderIdentifier.valid_from) <= end)
+        )
     if start is not None:
-        query = query.where(or_(col(ProviderIdentifier.valid_to).is_(None), ProviderIdentifier.valid_to >= start))
+        query = query.where(or_(col(ProviderIdentifier.valid_to).is_(None), col(ProviderIdentifier.valid_to) >= start))
     return session.exec(query.limit(1)).first()
 
 
@@ -229,8 +231,8 @@ def resolve_identifier(session: Session, scheme: str, normalised: str, on: dt.da
             ProviderIdentifier.scheme == scheme,
             ProviderIdentifier.normalised == normalised,
             col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
-            or_(col(ProviderIdentifier.valid_from).is_(None), ProviderIdentifier.valid_from <= on),
-            or_(col(ProviderIdentifier.valid_to).is_(None), ProviderIdentifier.valid_to >= on),
+            or_(col(ProviderIdentifier.valid_from).is_(None), col(ProviderIdentifier.valid_from) <= on),
+            or_(col(ProviderIdentifier.valid_to).is_(None), col(ProviderIdentifier.valid_to) >= on),
             col(Provider.confirmed).is_(True),
         )
     )

@@ -54,7 +54,7 @@ def load_reference(session: Session, actor: Actor = Actor("reference")) -> dict[
         session.add(
             AgencyRegistration(
                 agency_id=agency.id or 0,
-                registered_from=_date(row["snapshot_registration_start"]),
+                registered_from=dt.date.fromisoformat(row["snapshot_registration_start"]),
                 registered_to=_date(row["snapshot_registration_valid_to"]),
                 source=SNAPSHOT_SOURCE,
             )

@@ -137,10 +137,10 @@ def resolve(
     pairs = candidates(identifier, scheme)
     day_matches = and_(
         col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
-        or_(col(ProviderIdentifier.valid_from).is_(None), ProviderIdentifier.valid_from <= on),
-        or_(col(ProviderIdentifier.valid_to).is_(None), ProviderIdentifier.valid_to >= on),
+        or_(col(ProviderIdentifier.valid_from).is_(None), col(ProviderIdentifier.valid_from) <= on),
+        or_(col(ProviderIdentifier.valid_to).is_(None), col(ProviderIdentifier.valid_to) >= on),
     )
-    which = or_(*(and_(ProviderIdentifier.scheme == s, ProviderIdentifier.normalised == v) for s, v in pairs))
+    which = or_(*(and_(col(ProviderIdentifier.scheme) == s, col(ProviderIdentifier.normalised) == v) for s, v in pairs))
     rows = session.exec(
         select(ProviderIdentifier.scheme, ProviderIdentifier.normalised, TrustTimeline)
         .join(TrustTimeline, col(TrustTimeline.provider_id) == ProviderIdentifier.provider_id)

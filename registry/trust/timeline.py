@@ -75,7 +75,9 @@ def refresh_stale(session: Session, day: dt.date | None = None) -> int:
     """Re-evaluate the timelines whose current status may have changed by this day."""
     day = day or today()
     stale = session.exec(
-        select(TrustTimeline).where(col(TrustTimeline.status_until).is_not(None), TrustTimeline.status_until <= day)
+        select(TrustTimeline).where(
+            col(TrustTimeline.status_until).is_not(None), col(TrustTimeline.status_until) <= day
+        )
     ).all()
     for timeline in stale:
         timeline.current_status, timeline.status_until = status_today(timeline.document, day)
@@ -191,10 +193,10 @@ def _result_entry(session: Session, result: QAResult, counts_from: Any, inherite
         session.exec(
             select(AgencyRegistration.id).where(
                 AgencyRegistration.agency_id == result.agency_id,
-                AgencyRegistration.registered_from <= result.valid_from,
+                col(AgencyRegistration.registered_from) <= result.valid_from,
                 or_(
                     col(AgencyRegistration.registered_to).is_(None),
-                    AgencyRegistration.registered_to >= result.valid_from,
+                    col(AgencyRegistration.registered_to) >= result.valid_from,
                 ),
             )
         ).first()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry.settings import Settings
+
+
+class TestSettings:
+    def test_defaults_are_the_embedded_registry(self, tmp_path: Path) -> None:
+        settings = Settings.from_env({"REGISTRY_VAR_DIR": str(tmp_path)})
+        assert settings.database_url == f"sqlite:///{tmp_path / 'registry.db'}"
+        assert settings.require_eqar_registered is True
+        assert settings.require_internal_qa_years is None
+        assert settings.base_url == "http://127.0.0.1:8000"
+
+    def test_policy_options_and_base_url(self, tmp_path: Path) -> None:
+        settings = Settings.from_env(
+            {
+                "REGISTRY_VAR_DIR": str(tmp_path),
+                "REGISTRY_REQUIRE_EQAR_REGISTERED": "off",
+                "REGISTRY_REQUIRE_INTERNAL_QA_YEARS": "5",
+                "REGISTRY_BASE_URL": "https://qa.example.org/",
+            }
+        )
+        assert (settings.require_eqar_registered, settings.require_internal_qa_years) == (False, 5)
+        assert settings.base_url == "https://qa.example.org"
+
+    def test_a_malformed_boolean_is_an_error(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match="not a boolean"):
+            Settings.from_env({"REGISTRY_VAR_DIR": str(tmp_path), "REGISTRY_REQUIRE_EQAR_REGISTERED": "maybe"})
+
+    def test_embedded_secret_key_is_generated_once_and_kept(self, tmp_path: Path) -> None:
+        settings = Settings.from_env({"REGISTRY_VAR_DIR": str(tmp_path)})
+        key = settings.resolved_secret_key()
+        assert len(key) >= 40
+        assert settings.resolved_secret_key() == key
+        assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+    def test_postgresql_requires_a_secret_key(self, tmp_path: Path) -> None:
+        settings = Settings.from_env(
+            {"REGISTRY_VAR_DIR": str(tmp_path), "REGISTRY_DATABASE_URL": "postgresql://db.internal/registry"}
+        )
+        with pytest.raises(RuntimeError, match="REGISTRY_SECRET_KEY"):
+            settings.resolved_secret_key()

@@ -123,7 +123,7 @@ def _iso(value: Any) -> str | None:
 
 def build_document(session: Session, provider: Provider) -> dict[str, Any]:
     provider_id = provider.id or 0
-    names = {n.kind: n.name for n in session.exec(select(ProviderName).where(ProviderName.provider_id == provider_id))}
+    names = _names(session, provider_id)
     suspensions = session.exec(
         select(ProviderSuspension)
         .where(ProviderSuspension.provider_id == provider_id)
@@ -158,14 +158,19 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
     return {
         "provider": {
             "id": provider_id,
-            "name": names.get("english") or names.get("official") or f"Provider {provider_id}",
+            "name": _name(session, provider_id, names),
             "country": provider.country_iso2,
             "type": provider.provider_type,
             "url": provider.website,
         },
         "closed_on": _iso(provider.closed_on),
         "merged_into": (
-            {"id": merged_into.related_provider_id, "kind": merged_into.kind, "on": _iso(merged_into.valid_from)}
+            {
+                "id": merged_into.related_provider_id,
+                "name": _name(session, merged_into.related_provider_id),
+                "kind": merged_into.kind,
+                "on": _iso(merged_into.valid_from),
+            }
             if merged_into
             else None
         ),
@@ -175,6 +180,15 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
         "results": results,
         "internal_qa": _internal_qa(session, provider_id),
     }
+
+
+def _names(session: Session, provider_id: int) -> dict[str, str]:
+    return {n.kind: n.name for n in session.exec(select(ProviderName).where(ProviderName.provider_id == provider_id))}
+
+
+def _name(session: Session, provider_id: int, names: dict[str, str] | None = None) -> str:
+    names = names if names is not None else _names(session, provider_id)
+    return names.get("english") or names.get("official") or f"Provider {provider_id}"
 
 
 def _own_results(session: Session, provider_id: int) -> list[QAResult]:

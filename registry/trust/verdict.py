@@ -111,7 +111,7 @@ def evaluate(document: dict[str, Any], day: dt.date, scope: Scope, policy: Polic
         merged = document["merged_into"]
         reason = f"The provider closed on {closed_on}."
         if merged is not None:
-            reason = f"The provider was {merged['kind']} provider {merged['id']} on {merged['on']} and closed then."
+            reason = f"The provider was {merged['kind']} {merged['name']} on {merged['on']} and closed then."
         return outcome("closed", [], [reason])
     for suspension in document["suspensions"]:
         if suspension["from"] <= today and (suspension["to"] is None or today < suspension["to"]):

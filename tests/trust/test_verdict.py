@@ -257,7 +257,8 @@ class TestProviderLifecycle:
     def test_a_successor_counts_the_absorbed_providers_results_from_the_merger(
         self, session: Session, settings: Settings
     ) -> None:
-        absorbed, successor = f.provider(session), f.provider(session)
+        absorbed, successor = f.provider(session), f.provider(session, name="Successor University")
+        successor_name = "Successor University"
         agency = f.agency(session)
         inherited = f.result(session, agency, [absorbed], valid_from="2020-01-01", valid_to="2025-12-31")
         f.result(session, agency, [absorbed], valid_from="2019-01-01", valid_to="2021-06-30")  # ended before
@@ -271,7 +272,9 @@ class TestProviderLifecycle:
         )
         old, new = f.did(absorbed, session), f.did(successor, session)
         assert status(session, settings, old, "2021-12-31") == "trusted"
-        assert status(session, settings, old, "2022-01-01") == "closed"
+        closed = ask(session, settings, old, "2022-01-01")
+        assert closed["status"] == "closed"
+        assert f"absorbed by {successor_name} on 2022-01-01" in closed["reasons"][0]
         assert status(session, settings, new, "2021-12-31") == "not_trusted"
         verdict = ask(session, settings, new, "2022-01-01")
         assert verdict["status"] == "trusted"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,23 +221,6 @@ def _overlapping_holder(
     return session.exec(query.limit(1)).first()
 
 
-def resolve_identifier(session: Session, scheme: str, normalised: str, on: dt.date) -> list[int]:
-    """Providers an identifier belonged to on a day; only established identifiers resolve."""
-    query = (
-        select(ProviderIdentifier.provider_id)
-        .join(Provider, col(Provider.id) == ProviderIdentifier.provider_id)
-        .where(
-            ProviderIdentifier.scheme == scheme,
-            ProviderIdentifier.normalised == normalised,
-            col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
-            or_(col(ProviderIdentifier.valid_from).is_(None), col(ProviderIdentifier.valid_from) <= on),
-            or_(col(ProviderIdentifier.valid_to).is_(None), col(ProviderIdentifier.valid_to) >= on),
-            col(Provider.confirmed).is_(True),
-        )
-    )
-    return sorted(set(session.exec(query)))
-
-
 def suspend(
     session: Session, provider: Provider, *, suspended_from: Any, suspended_to: Any, reason: str, actor: Actor
 ) -> ProviderSuspension:
@@ -334,33 +316,12 @@ def _is_ancestor(session: Session, provider_id: int, candidate_parent_id: int) -
     return False
 
 
-def successors(session: Session, provider_ids: Iterable[int]) -> set[int]:
-    """Providers that inherit from these ones through mergers, transitively."""
-    found: set[int] = set()
-    frontier = set(provider_ids)
-    while frontier:
-        rows = session.exec(
-            select(ProviderRelation.related_provider_id).where(
-                col(ProviderRelation.provider_id).in_(frontier), col(ProviderRelation.kind).in_(MERGER_RELATIONS)
-            )
-        )
-        frontier = set(rows) - found
-        found |= frontier
-    return found
-
-
 def current_name(session: Session, provider_id: int, kind: str = "official") -> ProviderName | None:
     return session.exec(
         select(ProviderName)
         .where(ProviderName.provider_id == provider_id, ProviderName.kind == kind)
         .order_by(col(ProviderName.valid_from).desc())
     ).first()
-
-
-def display_name(session: Session, provider_id: int) -> str:
-    english = current_name(session, provider_id, "english")
-    official = current_name(session, provider_id, "official")
-    return (english or official).name if (english or official) else f"Provider {provider_id}"  # type: ignore[union-attr]
 
 
 def search_providers(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,10 +266,3 @@ def result_snapshot(session: Session, result: QAResult) -> dict[str, Any]:
         for p in programmes(session, result.id or 0)
     ]
     return data
-
-
-def ended_on(result: QAResult) -> dt.date:
-    """The last day the result counts."""
-    if result.revoked_from is not None:
-        return min(result.valid_to, result.revoked_from - dt.timedelta(days=1))
-    return result.valid_to

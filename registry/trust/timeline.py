@@ -10,10 +10,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from registry.agencies.models import Agency, AgencyRegistration
+from registry.agencies import services as agencies
+from registry.agencies.models import Agency
 from registry.assessments.models import SelfAssessment
 from registry.providers.models import Provider, ProviderName, ProviderRelation, ProviderSuspension
 from registry.qa.models import QAResult, QAResultProgramme, QAResultProvider
@@ -203,19 +204,7 @@ def _own_results(session: Session, provider_id: int) -> list[QAResult]:
 
 def _result_entry(session: Session, result: QAResult, counts_from: Any, inherited_from: int | None) -> dict[str, Any]:
     agency = session.get(Agency, result.agency_id)
-    registered = (
-        session.exec(
-            select(AgencyRegistration.id).where(
-                AgencyRegistration.agency_id == result.agency_id,
-                col(AgencyRegistration.registered_from) <= result.valid_from,
-                or_(
-                    col(AgencyRegistration.registered_to).is_(None),
-                    col(AgencyRegistration.registered_to) >= result.valid_from,
-                ),
-            )
-        ).first()
-        is not None
-    )
+    registered = agencies.registered_on(session, result.agency_id, result.valid_from)
     programmes = session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result.id))
     return {
         "result_id": result.id,

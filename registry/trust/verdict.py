@@ -22,10 +22,6 @@ class Scope:
     field: str | None = None
     programme: str | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        return self.eqf_level is None and not self.field and not self.programme
-
 
 @dataclass(frozen=True)
 class Policy:

@@ -13,7 +13,6 @@ from registry.providers import services as providers
 from registry.qa.services import revoke_result, update_result, withdraw_result
 from registry.settings import Settings
 from registry.trust import services
-from registry.trust.verdict import Scope
 from tests import factories as f
 
 NOW = dt.datetime(2030, 6, 1, tzinfo=dt.UTC)
@@ -348,8 +347,3 @@ class TestInternalQA:
         assert verdict["internal_qa"] == {"status": "accepted", "accepted_at": "2021-01-10", "next_due": "2024-01-10"}
         assert status(session, strict, ident, "2024-02-01") == "not_trusted"
         assert status(session, settings, ident, "2024-02-01") == "trusted"
-
-
-def test_scope_is_empty_without_parameters() -> None:
-    assert Scope().is_empty
-    assert not Scope(eqf_level=6).is_empty

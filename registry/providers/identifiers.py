@@ -117,7 +117,11 @@ def _lei(value: str) -> str:
 
 
 def _eu_vat(value: str) -> str:
-    compact = str(stdnum_vat.compact(value.replace(".", "")))
+    try:
+        compact = str(stdnum_vat.compact(value.replace(".", "")))
+    except StdnumError:
+        # stdnum rejects prefixes that are no country's; a lookup then tries the other schemes.
+        compact = ""
     if compact[:2] not in {code.upper() for code in stdnum_vat.MEMBER_STATES} or len(compact) < 4:
         raise InvalidIdentifier("an EU VAT number starts with a member state's code, e.g. ATU12345678")
     if not re.fullmatch(r"[A-Z]{2}[0-9A-Z+*]{2,13}", compact):

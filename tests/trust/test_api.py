@@ -127,3 +127,9 @@ class TestTrustLookup:
         assert first["status"] == "trusted"
         assert second["index"] == 1
         assert second["error"]["errors"][0]["field"] == "identifier"
+
+    def test_a_bare_domain_resolves_whatever_its_first_letters(self, client: TestClient) -> None:
+        # Unscoped identifiers are tried in every scheme; one that is no VAT prefix must not break that.
+        response = client.get("/api/v1/trust", params={"identifier": "pinecrest.example"})
+        assert response.status_code == 200
+        assert response.json()["scheme"] == "domain"

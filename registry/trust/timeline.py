@@ -152,6 +152,24 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
             ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
         )
     ).first()
+    assessments = session.exec(
+        select(SelfAssessment)
+        .where(SelfAssessment.provider_id == provider_id)
+        .order_by(col(SelfAssessment.version_number))
+    )
+    return assemble_document(provider, names, merged_into, suspensions, results, internal_qa_entry(assessments))
+
+
+def assemble_document(
+    provider: Provider,
+    names: dict[str, str],
+    merged_into: ProviderRelation | None,
+    suspensions: Iterable[ProviderSuspension],
+    results: list[dict[str, Any]],
+    internal_qa: dict[str, Any],
+) -> dict[str, Any]:
+    """The timeline document from records already read; bulk loaders call this too."""
+    provider_id = provider.id or 0
     results.sort(key=lambda entry: (entry["valid_from"], entry["result_id"]))
     return {
         "provider": {
@@ -171,7 +189,7 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
             {"from": _iso(s.suspended_from), "to": _iso(s.suspended_to), "reason": s.reason} for s in suspensions
         ],
         "results": results,
-        "internal_qa": _internal_qa(session, provider_id),
+        "internal_qa": internal_qa,
     }
 
 
@@ -201,6 +219,18 @@ def _result_entry(session: Session, result: QAResult, counts_from: Any, inherite
         is not None
     )
     programmes = session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result.id))
+    return result_entry(result, agency, registered, programmes, counts_from, inherited_from)
+
+
+def result_entry(
+    result: QAResult,
+    agency: Agency | None,
+    registered: bool,
+    programmes: Iterable[QAResultProgramme],
+    counts_from: Any,
+    inherited_from: int | None,
+) -> dict[str, Any]:
+    """One result as a timeline holds it; registered: the agency was on EQAR on the result's valid_from."""
     return {
         "result_id": result.id,
         "agency": {
@@ -237,14 +267,9 @@ def _result_entry(session: Session, result: QAResult, counts_from: Any, inherite
     }
 
 
-def _internal_qa(session: Session, provider_id: int) -> dict[str, Any]:
-    assessments = list(
-        session.exec(
-            select(SelfAssessment)
-            .where(SelfAssessment.provider_id == provider_id)
-            .order_by(col(SelfAssessment.version_number))
-        )
-    )
+def internal_qa_entry(assessments: Iterable[SelfAssessment]) -> dict[str, Any]:
+    """The self-assessments' part of a timeline; assessments in version order."""
+    assessments = list(assessments)
     latest = assessments[-1].state if assessments else None
     return {
         "latest_state": latest,

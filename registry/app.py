@@ -27,7 +27,7 @@ from registry.errors import RegistryError
 from registry.providers.api import ProviderController
 from registry.providers.views import PublicProviderPages
 from registry.settings import PROJECT_ROOT, Settings, get_settings
-from registry.trust.api import TrustController, jwks
+from registry.trust.api import TrustController, TrustLookup, jwks
 from registry.trust.models import SigningKey
 from registry.trust.signing import VerdictSigner, ensure_key
 from registry.web import (
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         with database.write() as session:
             return ensure_key(session)
 
-    signer = VerdictSigner(_create_key)
+    trust_lookup = TrustLookup(database, settings, VerdictSigner(_create_key))
 
     def _first_signing_key() -> None:
         # The embedded default creates its first key itself; without a database, lookups fail closed anyway.
@@ -95,8 +95,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
     def _provide_settings() -> Settings:
         return settings
 
-    def _provide_signer() -> VerdictSigner:
-        return signer
+    def _provide_trust_lookup() -> TrustLookup:
+        return trust_lookup
 
     def _template_globals(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals["settings"] = settings
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         dependencies={
             "db": Provide(_provide_db, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
-            "signer": Provide(_provide_signer, sync_to_thread=False),
+            "trust_lookup": Provide(_provide_trust_lookup, sync_to_thread=False),
         },
         exception_handlers={
             RegistryError: registry_error_handler,

@@ -42,6 +42,15 @@ class Database:
             yield session
 
     @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A bare connection for read-only Core queries: the verdict lookup's path, without an ORM session."""
+        if isinstance(self.bind, Connection):
+            yield self.bind
+            return
+        with self.bind.connect() as connection:
+            yield connection
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         with Session(self.bind, **self._options) as session:
             try:

@@ -21,6 +21,9 @@ class InvalidIdentifier(ValueError):
 
 _DID = re.compile(r"^did:([a-z0-9]+):((?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*(?::(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*)*)$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_PLAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PLAIN_HOST = re.compile(rf"^{_PLAIN_LABEL}(?:\.{_PLAIN_LABEL})*$")
+_NOT_A_DOMAIN = "not a valid domain name: use labels of letters, digits and hyphens, like learn.example"
 _ROR = re.compile(r"^0[0-9a-hjkmnp-tv-z]{6}[0-9]{2}$")
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -49,15 +52,20 @@ def _host(host: str) -> str:
     host = host.strip().rstrip(".")
     if not host:
         raise InvalidIdentifier("the domain name is empty")
+    # Plain ASCII letter-digit-hyphen names are their own IDNA form once lower-cased; skipping idna for
+    # them matters because every verdict lookup normalises its identifier.
+    lowered = host.lower()
+    if len(lowered) <= 253 and "--" not in lowered and _PLAIN_HOST.match(lowered):
+        if "." not in lowered:
+            raise InvalidIdentifier(_NOT_A_DOMAIN)
+        return lowered
     try:
         ascii_host = idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError as error:
         raise InvalidIdentifier(f"not a valid domain name: {error}") from None
     labels = ascii_host.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
-        raise InvalidIdentifier(
-            "not a valid domain name: use labels of letters, digits and hyphens, like learn.example"
-        )
+        raise InvalidIdentifier(_NOT_A_DOMAIN)
     return ascii_host
 
 
@@ -120,6 +128,7 @@ def _eu_vat(value: str) -> str:
     try:
         compact = str(stdnum_vat.compact(value.replace(".", "")))
     except StdnumError:
+        # stdnum rejects prefixes that are no country's; a lookup then tries the other schemes.
         compact = ""
     if compact[:2] not in {code.upper() for code in stdnum_vat.MEMBER_STATES} or len(compact) < 4:
         raise InvalidIdentifier("an EU VAT number starts with a member state's code, e.g. ATU12345678")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Select, String, Table, Text, and_, bindparam, cast, literal, or_, select
+from sqlmodel import Session
 
 from registry.errors import FieldErrors, ValidationFailed
 from registry.providers.identifiers import SCHEMES, InvalidIdentifier, guess_scheme, normalise
@@ -96,11 +97,13 @@ def _parse_eqf(errors: FieldErrors, value: Any) -> int | None:
     return level
 
 
-def candidates(identifier: str, scheme: str | None) -> list[tuple[str, str]]:
+# Verifiers ask about the same issuers again and again; normalising in every scheme is the costly part.
+@lru_cache(maxsize=16384)
+def candidates(identifier: str, scheme: str | None) -> tuple[tuple[str, str], ...]:
     """(scheme, normalised) pairs an identifier may stand for; the first matching wins in order."""
     if scheme is not None:
         try:
-            return [(scheme, normalise(scheme, identifier))]
+            return ((scheme, normalise(scheme, identifier)),)
         except InvalidIdentifier as error:
             raise ValidationFailed({"identifier": str(error)}) from None
     guessed = guess_scheme(identifier)
@@ -114,7 +117,7 @@ def candidates(identifier: str, scheme: str | None) -> list[tuple[str, str]]:
             host = urlsplit(value).hostname
             if host:
                 pairs.append(("domain", host))
-        return pairs
+        return tuple(pairs)
     pairs = []
     for name in SCHEMES:
         if name in ("did", "url"):
@@ -127,31 +130,57 @@ def candidates(identifier: str, scheme: str | None) -> list[tuple[str, str]]:
         raise ValidationFailed(
             {"identifier": f"{identifier!r} is not a well-formed identifier in any known scheme; give `scheme`"}
         )
-    return pairs
+    return tuple(pairs)
+
+
+_IDENTIFIER_TABLE: Table = ProviderIdentifier.__table__  # type: ignore[attr-defined]
+_TIMELINE_TABLE: Table = TrustTimeline.__table__  # type: ignore[attr-defined]
+_IDENTIFIERS = _IDENTIFIER_TABLE.c
+_TIMELINES = _TIMELINE_TABLE.c
+_DOCUMENT = msgspec.json.Decoder(dict[str, Any])
+
+
+@lru_cache(maxsize=32)
+def _resolve_statement(pairs: int) -> Select[tuple[str, str, int, str]]:
+    """The lookup for that many candidate pairs, built once with bound parameters so it compiles once.
+
+    The document comes as text for msgspec to decode, much faster than the JSON type's json.loads.
+    """
+    which = or_(
+        *(
+            and_(_IDENTIFIERS.scheme == bindparam(f"s{i}"), _IDENTIFIERS.normalised == bindparam(f"v{i}"))
+            for i in range(pairs)
+        )
+    )
+    return (
+        select(_IDENTIFIERS.scheme, _IDENTIFIERS.normalised, _IDENTIFIERS.provider_id, cast(_TIMELINES.document, Text))
+        .join_from(_IDENTIFIER_TABLE, _TIMELINE_TABLE, _TIMELINES.provider_id == _IDENTIFIERS.provider_id)
+        .where(
+            which,
+            # Plain bound values, not an expanding IN: that would re-render the SQL on every execution.
+            _IDENTIFIERS.origin.in_([literal(origin, String) for origin in RESOLVING_ORIGINS]),
+            or_(_IDENTIFIERS.valid_from.is_(None), _IDENTIFIERS.valid_from <= bindparam("on")),
+            or_(_IDENTIFIERS.valid_to.is_(None), _IDENTIFIERS.valid_to >= bindparam("on")),
+        )
+    )
 
 
 def resolve(
-    session: Session, identifier: str, scheme: str | None, on: dt.date
-) -> tuple[str, str, TrustTimeline | None]:
-    """The scheme, normalised value and timeline of the provider the identifier named on that day."""
+    bind: Connection | Session, identifier: str, scheme: str | None, on: dt.date
+) -> tuple[str, str, dict[str, Any] | None]:
+    """The scheme, normalised value and timeline document of the provider the identifier named on that day."""
     pairs = candidates(identifier, scheme)
-    day_matches = and_(
-        col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
-        or_(col(ProviderIdentifier.valid_from).is_(None), col(ProviderIdentifier.valid_from) <= on),
-        or_(col(ProviderIdentifier.valid_to).is_(None), col(ProviderIdentifier.valid_to) >= on),
-    )
-    which = or_(*(and_(col(ProviderIdentifier.scheme) == s, col(ProviderIdentifier.normalised) == v) for s, v in pairs))
-    rows = session.exec(
-        select(ProviderIdentifier.scheme, ProviderIdentifier.normalised, TrustTimeline)
-        .join(TrustTimeline, col(TrustTimeline.provider_id) == ProviderIdentifier.provider_id)
-        .where(which, day_matches)
-    ).all()
+    order = {pair: index for index, pair in enumerate(pairs)}
+    parameters: dict[str, Any] = {"on": on}
+    for index, (pair_scheme, value) in enumerate(pairs):
+        parameters[f"s{index}"] = pair_scheme
+        parameters[f"v{index}"] = value
+    rows = bind.execute(_resolve_statement(len(pairs)), parameters).all()
+    rows = sorted(rows, key=lambda row: order[(row[0], row[1])])
     if not rows:
         return pairs[0][0], pairs[0][1], None
-    order = {pair: index for index, pair in enumerate(pairs)}
-    rows = sorted(rows, key=lambda row: order[(row[0], row[1])])
     if scheme is None and guess_scheme(identifier) is None:
-        providers = {row[2].provider_id for row in rows}
+        providers = {row[2] for row in rows}
         if len(providers) > 1:
             matched = sorted({row[0] for row in rows})
             raise ValidationFailed(
@@ -161,11 +190,11 @@ def resolve(
                 },
                 detail="The identifier is ambiguous: it names more than one provider. Say which scheme it is in.",
             )
-    return rows[0][0], rows[0][1], rows[0][2]
+    return rows[0][0], rows[0][1], _DOCUMENT.decode(rows[0][3])
 
 
-def verdict(session: Session, query: TrustQuery, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    scheme, _normalised, timeline = resolve(session, query.identifier, query.scheme, query.at.date())
+def verdict(bind: Connection | Session, query: TrustQuery, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    scheme, _normalised, document = resolve(bind, query.identifier, query.scheme, query.at.date())
     payload: dict[str, Any] = {
         "identifier": query.identifier,
         "scheme": scheme,
@@ -173,7 +202,7 @@ def verdict(session: Session, query: TrustQuery, settings: Settings, now: dt.dat
         "evaluated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "policy": POLICY,
     }
-    if timeline is None:
+    if document is None:
         payload.update(
             trusted=False,
             status="unknown",
@@ -186,8 +215,8 @@ def verdict(session: Session, query: TrustQuery, settings: Settings, now: dt.dat
         )
         return payload
     policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
-    outcome = evaluate(timeline.document, query.at.date(), query.scope, policy)
-    provider = timeline.document["provider"]
+    outcome = evaluate(document, query.at.date(), query.scope, policy)
+    provider = document["provider"]
     payload.update(
         trusted=outcome.trusted,
         status=outcome.status,

@@ -155,11 +155,33 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
             ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
         )
     ).first()
+    assessments = session.exec(
+        select(SelfAssessment)
+        .where(SelfAssessment.provider_id == provider_id)
+        .order_by(col(SelfAssessment.version_number))
+    )
+    successor = _name(session, merged_into.related_provider_id) if merged_into else None
+    return assemble_document(
+        provider, names, merged_into, suspensions, results, internal_qa_entry(assessments), successor_name=successor
+    )
+
+
+def assemble_document(
+    provider: Provider,
+    names: dict[str, str],
+    merged_into: ProviderRelation | None,
+    suspensions: Iterable[ProviderSuspension],
+    results: list[dict[str, Any]],
+    internal_qa: dict[str, Any],
+    successor_name: str | None = None,
+) -> dict[str, Any]:
+    """The timeline document from records already read; bulk loaders call this too."""
+    provider_id = provider.id or 0
     results.sort(key=lambda entry: (entry["valid_from"], entry["result_id"]))
     return {
         "provider": {
             "id": provider_id,
-            "name": _name(session, provider_id, names),
+            "name": _display_name(provider_id, names),
             "country": provider.country_iso2,
             "type": provider.provider_type,
             "url": provider.website,
@@ -168,7 +190,7 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
         "merged_into": (
             {
                 "id": merged_into.related_provider_id,
-                "name": _name(session, merged_into.related_provider_id),
+                "name": successor_name or f"Provider {merged_into.related_provider_id}",
                 "kind": merged_into.kind,
                 "on": _iso(merged_into.valid_from),
             }
@@ -179,7 +201,7 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
             {"from": _iso(s.suspended_from), "to": _iso(s.suspended_to), "reason": s.reason} for s in suspensions
         ],
         "results": results,
-        "internal_qa": _internal_qa(session, provider_id),
+        "internal_qa": internal_qa,
     }
 
 
@@ -187,9 +209,12 @@ def _names(session: Session, provider_id: int) -> dict[str, str]:
     return {n.kind: n.name for n in session.exec(select(ProviderName).where(ProviderName.provider_id == provider_id))}
 
 
-def _name(session: Session, provider_id: int, names: dict[str, str] | None = None) -> str:
-    names = names if names is not None else _names(session, provider_id)
+def _display_name(provider_id: int, names: dict[str, str]) -> str:
     return names.get("english") or names.get("official") or f"Provider {provider_id}"
+
+
+def _name(session: Session, provider_id: int) -> str:
+    return _display_name(provider_id, _names(session, provider_id))
 
 
 def _own_results(session: Session, provider_id: int) -> list[QAResult]:
@@ -206,6 +231,18 @@ def _result_entry(session: Session, result: QAResult, counts_from: Any, inherite
     agency = session.get(Agency, result.agency_id)
     registered = agencies.registered_on(session, result.agency_id, result.valid_from)
     programmes = session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result.id))
+    return result_entry(result, agency, registered, programmes, counts_from, inherited_from)
+
+
+def result_entry(
+    result: QAResult,
+    agency: Agency | None,
+    registered: bool,
+    programmes: Iterable[QAResultProgramme],
+    counts_from: Any,
+    inherited_from: int | None,
+) -> dict[str, Any]:
+    """One result as a timeline holds it; registered: the agency was on EQAR on the result's valid_from."""
     return {
         "result_id": result.id,
         "agency": {
@@ -242,14 +279,9 @@ def _result_entry(session: Session, result: QAResult, counts_from: Any, inherite
     }
 
 
-def _internal_qa(session: Session, provider_id: int) -> dict[str, Any]:
-    assessments = list(
-        session.exec(
-            select(SelfAssessment)
-            .where(SelfAssessment.provider_id == provider_id)
-            .order_by(col(SelfAssessment.version_number))
-        )
-    )
+def internal_qa_entry(assessments: Iterable[SelfAssessment]) -> dict[str, Any]:
+    """The self-assessments' part of a timeline; assessments in version order."""
+    assessments = list(assessments)
     latest = assessments[-1].state if assessments else None
     return {
         "latest_state": latest,

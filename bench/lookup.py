@@ -1,0 +1,320 @@
+"""Trust lookup benchmark: the registry against a bare Litestar endpoint, at several registry sizes.
+
+    make bench                                   # 1,000, 100,000 and 1,000,000 providers
+    .venv/bin/python bench/lookup.py --sizes 1000,100000 --duration 10
+
+Registries are built once under bench/out/ and reused. Each server runs as `registry serve` does
+(uvicorn, one worker) on 127.0.0.1, ports 8100-8199, and is loaded with wrk (32 connections), or
+with a small asyncio load generator when wrk is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+OUT_DIR = BENCH_DIR / "out"
+LUA_SCRIPT = BENCH_DIR / "lookup.lua"
+PORTS = range(8100, 8200)
+HOST = "127.0.0.1"
+JWT = "application/jwt"
+
+# The bare endpoint answers one fixed document of a verdict's size and shape.
+BARE_DOCUMENT: dict[str, Any] = {
+    "identifier": "did:web:bare.example",
+    "scheme": "did",
+    "at": "2024-05-01T00:00:00Z",
+    "evaluated_at": "2026-01-01T00:00:00Z",
+    "policy": "esg-2015/v1",
+    "trusted": True,
+    "status": "trusted",
+    "provider": {
+        "id": 1,
+        "name": "Bare Provider",
+        "country": "NL",
+        "type": "public HEI",
+        "url": "https://bare.example",
+    },
+    "basis": [
+        {
+            "result_id": 1,
+            "agency": {"id": 1, "acronym": "AGY", "name": "An Agency", "eqar_registered_at_decision": True},
+            "activity_type": "institutional",
+            "decision": "positive",
+            "valid_from": "2020-01-01",
+            "valid_to": "2026-01-01",
+            "revoked_from": None,
+            "conditions_due": None,
+            "limits": {"eqf_levels": [], "fields": [], "jurisdictions": []},
+            "programmes": [],
+            "report_url": "https://agency.example/reports/1.pdf",
+            "inherited_from": None,
+        }
+    ],
+    "internal_qa": {"status": "none", "accepted_at": None, "next_due": None},
+    "next_review_due": "2026-01-01",
+    "reasons": ["Covered by institutional result 1 by AGY, valid 2020-01-01 to 2026-01-01."],
+    "links": {"provider": "http://127.0.0.1/providers/1"},
+}
+
+
+def bare_app() -> Any:
+    from litestar import Litestar, get
+
+    @get("/api/v1/trust", sync_to_thread=False)
+    def fixed() -> dict[str, Any]:
+        return BARE_DOCUMENT
+
+    return Litestar(route_handlers=[fixed])
+
+
+@dataclass
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failures: int
+
+
+def free_port(taken: set[int]) -> int:
+    for port in PORTS:
+        if port in taken:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
+    raise RuntimeError("no free port in 8100-8199")
+
+
+class Server:
+    """A uvicorn process; its log goes to bench/out so the figures stay readable."""
+
+    def __init__(self, name: str, command: list[str], port: int, env: dict[str, str]) -> None:
+        self.name = name
+        self.port = port
+        self.log = (OUT_DIR / f"{name}.log").open("w")
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{port}/api/v1/trust?identifier=x", timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # answering, even if with an error
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{name} did not start on port {port}")
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        return int(match.group(1)) / 1024 if match else float("nan")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def serve_registry(database: Path, port: int) -> Server:
+    env = dict(os.environ)
+    env.update(
+        REGISTRY_DATABASE_URL=f"sqlite:///{database}",
+        REGISTRY_SECRET_KEY="bench-secret-key",
+        REGISTRY_VAR_DIR=str(OUT_DIR / "var"),
+        REGISTRY_BASE_URL=f"http://{HOST}:{port}",
+        REGISTRY_HOST=HOST,
+        REGISTRY_PORT=str(port),
+        REGISTRY_WORKERS="1",
+    )
+    return Server("registry", [str(Path(sys.executable).parent / "registry"), "serve"], port, env)
+
+
+def serve_bare(port: int) -> Server:
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
+    return Server("bare", command, port, dict(os.environ))
+
+
+def run_bare(port: int) -> None:
+    import uvicorn
+
+    # The same uvicorn settings as `registry serve`.
+    uvicorn.run(bare_app(), host=HOST, port=port, workers=1, log_level="info", access_log=False)
+
+
+def wrk_load(port: int, identifiers: Path, duration: float, connections: int, accept: str | None) -> Load:
+    # One wrk thread: the machine has two cores and the server needs one of them.
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "5s"]
+    command += ["-s", str(LUA_SCRIPT), f"http://{HOST}:{port}", "--", str(identifiers)]
+    if accept:
+        command.append(accept)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (.*)", output)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{output}")
+    figures = {key: int(value) for key, value in (part.split("=") for part in match.group(1).split())}
+    return Load(
+        requests_per_second=figures["requests"] / (figures["duration_us"] / 1e6),
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        requests=figures["requests"],
+        failures=figures["non2xx"] + figures["socket_errors"],
+    )
+
+
+async def _python_load(
+    port: int, identifiers: list[str], duration: float, connections: int, accept: str | None
+) -> Load:
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.monotonic() + duration
+    extra = f"Accept: {accept}\r\n" if accept else ""
+    rng = random.Random()
+
+    async def connection() -> None:
+        nonlocal failures
+        reader, writer = await asyncio.open_connection(HOST, port)
+        while time.monotonic() < deadline:
+            at = f"{rng.randrange(2008, 2027)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+            target = f"/api/v1/trust?identifier={rng.choice(identifiers)}&at={at}"
+            started = time.perf_counter()
+            writer.write(f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\n{extra}\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"content-length:\s*(\d+)", head, re.IGNORECASE)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            latencies.append(time.perf_counter() - started)
+            if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 304")):
+                failures += 1
+        writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    elapsed = time.monotonic() - started
+    latencies.sort()
+
+    def percentile(share: float) -> float:
+        return latencies[min(len(latencies) - 1, int(share * len(latencies)))] * 1000
+
+    return Load(len(latencies) / elapsed, percentile(0.50), percentile(0.99), len(latencies), failures)
+
+
+def python_load(port: int, identifiers: Path, duration: float, connections: int, accept: str | None) -> Load:
+    values = [line for line in identifiers.read_text().splitlines() if line]
+    return asyncio.run(_python_load(port, values, duration, connections, accept))
+
+
+def load(port: int, identifiers: Path, duration: float, connections: int, accept: str | None = None) -> Load:
+    if shutil.which("wrk"):
+        return wrk_load(port, identifiers, duration, connections, accept)
+    return python_load(port, identifiers, duration, connections, accept)
+
+
+def measure_size(size: int, duration: float, connections: int) -> dict[str, Any]:
+    from synthetic import build_registry, identifiers_path, status_counts
+
+    database = OUT_DIR / f"registry-{size}.db"
+    print(f"\n== {size:,} providers ({database.relative_to(BENCH_DIR.parent)})", flush=True)
+    seconds = build_registry(database, size)
+    print(f"   built in {seconds:.0f} s" if seconds else "   reused the cached build", flush=True)
+    print(f"   today's statuses: {status_counts(database)}", flush=True)
+    identifiers = identifiers_path(database)
+    taken: set[int] = set()
+    registry = serve_registry(database, free_port(taken))
+    bare = serve_bare(free_port(taken))
+    try:
+        warm = min(2.0, duration)
+        # Warm both servers (imports, caches, the file's pages) before measuring.
+        load(bare.port, identifiers, warm, connections)
+        load(registry.port, identifiers, warm, connections)
+        load(registry.port, identifiers, warm, connections, JWT)
+        figures = {
+            "bare": load(bare.port, identifiers, duration, connections),
+            "lookup": load(registry.port, identifiers, duration, connections),
+            "signed": load(registry.port, identifiers, duration, connections, JWT),
+        }
+        rss = registry.rss_mb()
+        bare_rss = bare.rss_mb()
+    finally:
+        registry.stop()
+        bare.stop()
+    print(f"   {'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'failed':>7}")
+    for name, figure in figures.items():
+        ratio = figure.requests_per_second / figures["bare"].requests_per_second
+        print(
+            f"   {name:8} {figure.requests_per_second:9.0f} {figure.p50_ms:8.2f} {figure.p99_ms:8.2f} "
+            f"{ratio:8.2f} {figure.failures:7d}"
+        )
+    print(f"   server RSS after the runs: registry {rss:.0f} MB, bare {bare_rss:.0f} MB", flush=True)
+    return {"size": size, "rss": rss, **figures}
+
+
+def report_targets(results: dict[int, dict[str, Any]]) -> None:
+    print("\n== targets (one worker, SQLite)")
+
+    def line(ok: bool | None, text: str) -> None:
+        print(f"   {'n/a ' if ok is None else 'PASS' if ok else 'MISS'}  {text}")
+
+    at = results.get(100_000)
+    if at is None:
+        line(None, "the throughput and p99 targets are set at 100,000 providers: add 100000 to --sizes")
+    else:
+        ratio = at["lookup"].requests_per_second / at["bare"].requests_per_second
+        line(ratio >= 0.5, f"lookups at 100,000 reach >= 1/2 of the bare endpoint's req/s: {ratio:.2f}")
+        line(at["lookup"].p99_ms < 5, f"lookup p99 at 100,000 < 5 ms: {at['lookup'].p99_ms:.2f} ms")
+        signed = at["signed"].requests_per_second / at["bare"].requests_per_second
+        line(signed >= 1 / 3, f"signed lookups at 100,000 reach >= 1/3 of the bare endpoint's req/s: {signed:.2f}")
+    small, large = results.get(1_000), results.get(1_000_000)
+    if small is None or large is None:
+        line(None, "p50 at 1,000,000 within 1.3x of p50 at 1,000: needs both sizes in --sizes")
+    else:
+        growth = large["lookup"].p50_ms / small["lookup"].p50_ms
+        line(growth <= 1.3, f"lookup p50 at 1,000,000 within 1.3x of p50 at 1,000: {growth:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,100000,1000000", help="registry sizes, comma-separated")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        run_bare(args.serve_bare)
+        return
+    sys.path.insert(0, str(BENCH_DIR))
+    OUT_DIR.mkdir(exist_ok=True)
+    generator = "wrk" if shutil.which("wrk") else "a Python asyncio load generator (wrk not found)"
+    print(f"load: {generator}, {args.connections} connections, {args.duration:g} s per run; cores: {os.cpu_count()}")
+    results = {}
+    for size in (int(value.replace("_", "")) for value in args.sizes.split(",")):
+        results[size] = measure_size(size, args.duration, args.connections)
+    report_targets(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.audit.services import Actor, record_event
+from registry.deadlines import services as deadlines
 from registry.errors import FieldErrors, NotFound
 from registry.reference.models import Country
 from registry.vocabulary import ACTIVITY_TYPES
@@ -88,6 +89,7 @@ def add_registration(
     session.add(registration)
     session.flush()
     record_event(session, actor, "agency.registration", registration)
+    deadlines.sync_for_agency(session, agency.id or 0)
     return registration
 
 

@@ -11,6 +11,7 @@ from registry.audit.services import Actor
 from registry.db import get_engine, session_scope
 from registry.errors import RegistryError
 from registry.settings import Settings, get_settings
+from registry.timeutil import today
 
 CLI = Actor("cli")
 
@@ -194,6 +195,40 @@ def trust_rebuild() -> None:
     with session_scope(get_engine(_settings())) as session:
         count = rebuild_all(session)
     click.echo(f"rebuilt {count} timelines")
+
+
+@main.group()
+def deadlines() -> None:
+    """Review deadlines, their reminders and the e-mail outbox."""
+
+
+@deadlines.command("run-once")
+def deadlines_run_once() -> None:
+    """Sweep once: write due reminders, mark overdue conditions, record verdict changes; then deliver."""
+    from registry.deadlines.sweep import run_sweep
+    from registry.mail.delivery import deliver_due
+
+    settings = _settings()
+    engine = get_engine(settings)
+    with session_scope(engine) as session:
+        report = run_sweep(session, today(), settings)
+    click.echo(
+        f"{report.reminders} reminders ({report.messages} messages), {report.overdue_conditions} conditions "
+        f"overdue, {report.verdict_changes} verdict changes"
+    )
+    with session_scope(engine) as session:
+        delivery = deliver_due(session, settings)
+    click.echo(f"outbox: {delivery.sent} sent, {delivery.failed} failed, {delivery.waiting} waiting")
+
+
+@deadlines.command("sync")
+def deadlines_sync() -> None:
+    """Rebuild every deadline from the records."""
+    from registry.deadlines.services import sync_all
+
+    with session_scope(get_engine(_settings())) as session:
+        count = sync_all(session)
+    click.echo(f"{count} deadlines")
 
 
 @main.command()

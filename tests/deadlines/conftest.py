@@ -18,9 +18,10 @@ from registry.providers.models import Provider
 from registry.providers.services import ProviderInput, create_provider
 from registry.qa.models import QAResult
 from registry.qa.services import ResultInput, record_result
+from registry.timeutil import today
 
 TEST = Actor("test")
-TODAY = dt.date(2030, 6, 1)
+TODAY = today()
 _numbers = itertools.count(1)
 
 

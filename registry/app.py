@@ -25,6 +25,7 @@ from registry.db import get_engine
 from registry.errors import RegistryError
 from registry.providers.api import ProviderController
 from registry.providers.views import PublicProviderPages
+from registry.scheduler import build_scheduler
 from registry.settings import PROJECT_ROOT, Settings, get_settings
 from registry.trust.api import TrustController, jwks
 from registry.trust.models import SigningKey
@@ -91,6 +92,17 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
     def _template_globals(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals["settings"] = settings
 
+    # The embedded default runs the periodic jobs in-process; production runs `registry scheduler`.
+    jobs = build_scheduler(settings, database.engine) if settings.scheduler_in_process else None
+
+    def _start_jobs() -> None:
+        if jobs is not None:
+            jobs.start()
+
+    def _stop_jobs() -> None:
+        if jobs is not None and jobs.running:
+            jobs.shutdown(wait=False)
+
     return Litestar(
         route_handlers=[
             healthz,
@@ -141,6 +153,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                 )
             ],
         ),
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "scheduler": jobs}),
+        on_startup=[_start_jobs],
+        on_shutdown=[_stop_jobs],
         debug=settings.debug,
     )

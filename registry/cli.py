@@ -221,6 +221,26 @@ def deadlines_run_once() -> None:
     click.echo(f"outbox: {delivery.sent} sent, {delivery.failed} failed, {delivery.waiting} waiting")
 
 
+@main.command()
+def scheduler() -> None:
+    """Run the periodic jobs (deadline sweep, outbox delivery) until stopped: one per production deployment."""
+    import logging
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from registry.scheduler import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    _require_migrated(settings)
+    jobs = build_scheduler(settings, get_engine(settings), BlockingScheduler)
+    click.echo(f"scheduler: sweep and delivery every {settings.sweep_interval_minutes} minutes (Ctrl-C stops)")
+    try:
+        jobs.start()
+    except (KeyboardInterrupt, SystemExit):
+        jobs.shutdown(wait=False)
+
+
 @deadlines.command("sync")
 def deadlines_sync() -> None:
     """Rebuild every deadline from the records."""

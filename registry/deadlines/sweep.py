@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, select, update
+from sqlalchemy import String, and_, cast, func, literal, select, text, update
 from sqlmodel import Session, col
 
 from registry.accounts.models import RoleMembership, User
@@ -31,6 +31,7 @@ MISSED = 0  # the offset of the notice sent once a deadline has passed
 # A missed notice goes out within this many days of the deadline, never for old history.
 CATCH_UP_DAYS = 30
 _CHUNK = 5000
+_SWEEP_LOCK = 0x5EED_DEAD  # the advisory lock id of the sweep
 
 _deadlines = ReviewDeadline.__table__  # type: ignore[attr-defined]
 _reminders = DeadlineReminder.__table__  # type: ignore[attr-defined]
@@ -48,12 +49,23 @@ class SweepReport:
 
 def run_sweep(session: Session, today: dt.date, settings: Settings | None = None) -> SweepReport:
     settings = settings or get_settings()
+    _serialise_sweeps(session)
     overdue = _mark_overdue_conditions(session, today)
     changes = _record_verdict_changes(session, today)
     claimed = _claim_reminders(session, today, settings.reminder_offsets)
     messages = _write_reminders(session, claimed, today, settings)
     session.flush()
     return SweepReport(len(claimed), messages, overdue, changes)
+
+
+def _serialise_sweeps(session: Session) -> None:
+    """On PostgreSQL a second scheduler's sweep waits for the first to commit, then finds its work claimed.
+
+    The unique constraints alone prevent double sends; the lock spares concurrent sweeps from
+    deadlocking on the rows both update. SQLite serialises writers by itself.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SWEEP_LOCK})
 
 
 def reminder_windows(today: dt.date, offsets: tuple[int, ...]) -> list[tuple[int, dt.date, dt.date]]:

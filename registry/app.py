@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from registry import migrations
 from registry.db import get_engine
+from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.errors import RegistryError
 from registry.providers.api import ProviderController
 from registry.providers.views import PublicProviderPages
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             jwks,
             TrustController,
             ProviderController,
+            ProviderStatusEvents,
+            CalendarFeeds,
             PublicProviderPages,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
             create_static_files_router(

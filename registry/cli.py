@@ -251,6 +251,23 @@ def deadlines_sync() -> None:
     click.echo(f"{count} deadlines")
 
 
+@deadlines.command("calendar-url")
+@click.option("--agency-id", type=int, default=None)
+@click.option("--provider-id", type=int, default=None)
+@click.option("--regenerate", is_flag=True, help="Issue a new secret URL; the old one stops working.")
+def calendar_url(agency_id: int | None, provider_id: int | None, regenerate: bool) -> None:
+    """Print the private iCalendar feed URL of an agency's or a provider's deadlines."""
+    from registry.deadlines.calendar import feed_for, feed_url
+
+    settings = _settings()
+    try:
+        with session_scope(get_engine(settings)) as session:
+            feed = feed_for(session, agency_id=agency_id, provider_id=provider_id, regenerate=regenerate)
+    except RegistryError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(feed_url(settings, feed))
+
+
 @main.command()
 def setup() -> None:
     """Migrate, load reference data, create a signing key, and on the embedded default the demo data."""

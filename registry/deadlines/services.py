@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from registry.agencies.models import AgencyRegistration
 from registry.assessments.models import SelfAssessment
 from registry.db import dialect_insert
-from registry.deadlines.models import DeadlineReminder, ReviewDeadline
+from registry.deadlines.models import DeadlineReminder, ProviderStatusEvent, ReviewDeadline
 from registry.qa.models import QAResult, QAResultProvider
 from registry.timeutil import utcnow
 from registry.vocabulary import POSITIVE_DECISIONS
@@ -216,3 +216,15 @@ def deadlines_for(
     if since is not None:
         query = query.where(ReviewDeadline.due_on >= since)
     return list(session.scalars(query.order_by(col(ReviewDeadline.due_on), col(ReviewDeadline.id))))
+
+
+def status_events(session: Session, provider_id: int, limit: int = 200) -> list[ProviderStatusEvent]:
+    """What passing deadlines did to a provider (verdict changes, overdue conditions), newest first."""
+    return list(
+        session.scalars(
+            select(ProviderStatusEvent)
+            .where(ProviderStatusEvent.provider_id == provider_id)
+            .order_by(col(ProviderStatusEvent.occurred_on).desc(), col(ProviderStatusEvent.id).desc())
+            .limit(limit)
+        )
+    )

@@ -39,23 +39,32 @@ _events = ProviderStatusEvent.__table__  # type: ignore[attr-defined]
 _timelines = TrustTimeline.__table__  # type: ignore[attr-defined]
 
 
+# Reminders one sweep claims at most: a backlog (a first run, a bulk import) drains over the next
+# runs, most urgent first, instead of one run rendering e-mail for minutes inside a transaction.
+MAX_REMINDERS = 20_000
+
+
 @dataclass(frozen=True)
 class SweepReport:
     reminders: int
     messages: int
     overdue_conditions: int
     verdict_changes: int
+    # True when the reminder limit was reached: the next run continues.
+    more: bool = False
 
 
-def run_sweep(session: Session, today: dt.date, settings: Settings | None = None) -> SweepReport:
+def run_sweep(
+    session: Session, today: dt.date, settings: Settings | None = None, max_reminders: int = MAX_REMINDERS
+) -> SweepReport:
     settings = settings or get_settings()
     _serialise_sweeps(session)
     overdue = _mark_overdue_conditions(session, today)
     changes = _record_verdict_changes(session, today)
-    claimed = _claim_reminders(session, today, settings.reminder_offsets)
+    claimed = _claim_reminders(session, today, settings.reminder_offsets, max_reminders)
     messages = _write_reminders(session, claimed, today, settings)
     session.flush()
-    return SweepReport(len(claimed), messages, overdue, changes)
+    return SweepReport(len(claimed), messages, overdue, changes, more=len(claimed) >= max_reminders)
 
 
 def _serialise_sweeps(session: Session) -> None:
@@ -83,12 +92,27 @@ def reminder_windows(today: dt.date, offsets: tuple[int, ...]) -> list[tuple[int
     return windows
 
 
-def _claim_reminders(session: Session, today: dt.date, offsets: tuple[int, ...]) -> list[int]:
+def _claim_reminders(session: Session, today: dt.date, offsets: tuple[int, ...], limit: int) -> list[int]:
     claimed: list[int] = []
     now = literal(utcnow(), type_=_reminders.c.claimed_at.type)
-    for offset, first, last in reminder_windows(today, offsets):
-        due = select(_deadlines.c.id, literal(offset), _deadlines.c.due_on, now).where(
-            _deadlines.c.met_at.is_(None), _deadlines.c.due_on.between(first, last)
+    # Most urgent first: missed notices, then the nearest window.
+    for offset, first, last in sorted(reminder_windows(today, offsets), key=lambda window: window[0]):
+        if len(claimed) >= limit:
+            break
+        sent = (
+            select(_reminders.c.id)
+            .where(
+                _reminders.c.deadline_id == _deadlines.c.id,
+                _reminders.c.offset_days == offset,
+                _reminders.c.due_on == _deadlines.c.due_on,
+            )
+            .exists()
+        )
+        due = (
+            select(_deadlines.c.id, literal(offset), _deadlines.c.due_on, now)
+            .where(_deadlines.c.met_at.is_(None), _deadlines.c.due_on.between(first, last), ~sent)
+            .order_by(_deadlines.c.due_on, _deadlines.c.id)
+            .limit(limit - len(claimed))
         )
         statement = (
             dialect_insert(session, _reminders)

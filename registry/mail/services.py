@@ -30,6 +30,8 @@ def _environment() -> Environment:
         loader=FileSystemLoader(PROJECT_ROOT / "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
+        # Templates ship with the code: no need to check the files on every message.
+        auto_reload=False,
         keep_trailing_newline=True,
     )
 

@@ -114,6 +114,24 @@ class TestReminders:
         assert rows[-2:] == [days(25), days(20)]
 
 
+    def test_a_backlog_drains_over_runs_most_urgent_first(
+        self,
+        session: Session,
+        settings: Settings,
+        make_provider: Callable[..., Provider],
+        make_result: Callable[..., QAResult],
+    ) -> None:
+        provider = make_provider()
+        results = [make_result(provider, valid_to=days(ahead)) for ahead in (150, -3, 20)]
+        first = run_sweep(session, TODAY, settings, max_reminders=2)
+        assert (first.reminders, first.more) == (2, True)
+        assert [_reminders(session, result) for result in results] == [[], [MISSED], [30]]
+        second = run_sweep(session, TODAY, settings, max_reminders=2)
+        assert (second.reminders, second.more) == (1, False)
+        assert [_reminders(session, result) for result in results] == [[180], [MISSED], [30]]
+        assert run_sweep(session, TODAY, settings, max_reminders=2).reminders == 0
+
+
 class TestPassingDeadlines:
     def test_overdue_conditions_are_marked_and_recorded_once(
         self,

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry.agencies.models import Agency
 from registry.deadlines.models import CalendarFeed, ReviewDeadline
@@ -38,7 +38,11 @@ def feed_for(
         raise NotFound(f"There is no agency with id {agency_id}.")
     if provider_id is not None and session.get(Provider, provider_id) is None:
         raise NotFound(f"There is no provider with id {provider_id}.")
-    owner = CalendarFeed.agency_id == agency_id if agency_id is not None else CalendarFeed.provider_id == provider_id
+    owner = (
+        col(CalendarFeed.agency_id) == agency_id
+        if agency_id is not None
+        else col(CalendarFeed.provider_id) == provider_id
+    )
     feed = session.scalars(select(CalendarFeed).where(owner)).first()
     if feed is None:
         feed = CalendarFeed(token=_token(), agency_id=agency_id, provider_id=provider_id)
@@ -59,7 +63,7 @@ def feed_url(settings: Settings, feed: CalendarFeed) -> str:
 
 
 def render_feed(session: Session, token: str, settings: Settings, today: dt.date) -> bytes:
-    feed = session.scalars(select(CalendarFeed).where(CalendarFeed.token == token)).first()
+    feed = session.scalars(select(CalendarFeed).where(col(CalendarFeed.token) == token)).first()
     if feed is None:
         raise NotFound("There is no calendar feed at this address; it may have been regenerated.")
     found = deadlines_for(session, agency_id=feed.agency_id, provider_id=feed.provider_id, since=today - HISTORY)
@@ -121,8 +125,8 @@ def _provider_names(session: Session, provider_ids: set[int]) -> dict[int, str]:
     if not provider_ids:
         return {}
     rows = session.execute(
-        select(ProviderName.provider_id, func.min(ProviderName.name))
-        .where(ProviderName.provider_id.in_(provider_ids), ProviderName.kind == "official")  # type: ignore[attr-defined]
-        .group_by(ProviderName.provider_id)
+        select(col(ProviderName.provider_id), func.min(ProviderName.name))
+        .where(col(ProviderName.provider_id).in_(provider_ids), col(ProviderName.kind) == "official")
+        .group_by(col(ProviderName.provider_id))
     ).all()
     return {provider_id: name for provider_id, name in rows}

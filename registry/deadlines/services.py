@@ -97,7 +97,9 @@ def _assessment_rows(provider_id: int | None) -> list[Select[Any]]:
     newer = aliased(SelfAssessment)
     # Only the latest accepted self-assessment sets the renewal date.
     superseded = exists().where(
-        newer.provider_id == a.c.provider_id, newer.state == "accepted", newer.version_number > a.c.version_number
+        col(newer.provider_id) == a.c.provider_id,
+        col(newer.state) == "accepted",
+        col(newer.version_number) > a.c.version_number,
     )
     scope = [a.c.state == "accepted", a.c.next_due.is_not(None), ~superseded]
     if provider_id is not None:
@@ -210,11 +212,11 @@ def deadlines_for(
     """The open deadlines concerning a provider or an agency, soonest first."""
     query = select(ReviewDeadline).where(col(ReviewDeadline.met_at).is_(None))
     if provider_id is not None:
-        query = query.where(ReviewDeadline.provider_id == provider_id)
+        query = query.where(col(ReviewDeadline.provider_id) == provider_id)
     if agency_id is not None:
-        query = query.where(ReviewDeadline.agency_id == agency_id)
+        query = query.where(col(ReviewDeadline.agency_id) == agency_id)
     if since is not None:
-        query = query.where(ReviewDeadline.due_on >= since)
+        query = query.where(col(ReviewDeadline.due_on) >= since)
     return list(session.scalars(query.order_by(col(ReviewDeadline.due_on), col(ReviewDeadline.id))))
 
 
@@ -223,7 +225,7 @@ def status_events(session: Session, provider_id: int, limit: int = 200) -> list[
     return list(
         session.scalars(
             select(ProviderStatusEvent)
-            .where(ProviderStatusEvent.provider_id == provider_id)
+            .where(col(ProviderStatusEvent.provider_id) == provider_id)
             .order_by(col(ProviderStatusEvent.occurred_on).desc(), col(ProviderStatusEvent.id).desc())
             .limit(limit)
         )

@@ -159,7 +159,8 @@ def _mark_overdue_conditions(session: Session, today: dt.date) -> int:
         )
         .on_conflict_do_nothing()
     )
-    return session.execute(update(_deadlines).where(overdue).values(overdue_since=today)).rowcount or 0
+    marked = session.execute(update(_deadlines).where(overdue).values(overdue_since=today))
+    return int(marked.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _record_verdict_changes(session: Session, today: dt.date) -> int:
@@ -217,9 +218,11 @@ class _Recipients:
 
 def _recipients(session: Session) -> _Recipients:
     rows = session.execute(
-        select(User.email, RoleMembership.role, RoleMembership.agency_id, RoleMembership.provider_id)
-        .join(RoleMembership, RoleMembership.user_id == User.id)  # type: ignore[arg-type]
-        .where(User.is_active == True)  # noqa: E712
+        select(
+            col(User.email), col(RoleMembership.role), col(RoleMembership.agency_id), col(RoleMembership.provider_id)
+        )
+        .join(RoleMembership, col(RoleMembership.user_id) == User.id)
+        .where(col(User.is_active).is_(True))
     ).all()
     found = _Recipients([], defaultdict(list), defaultdict(list))
     for email, role, agency_id, provider_id in rows:
@@ -238,7 +241,7 @@ def _write_reminders(session: Session, claimed: list[int], today: dt.date, setti
     recipients = _recipients(session)
     provider_name = (
         select(func.min(ProviderName.name))
-        .where(ProviderName.provider_id == _deadlines.c.provider_id, ProviderName.kind == "official")
+        .where(col(ProviderName.provider_id) == _deadlines.c.provider_id, col(ProviderName.kind) == "official")
         .scalar_subquery()
     )
     written = 0

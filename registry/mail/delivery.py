@@ -48,7 +48,7 @@ def deliver_due(
     due = list(
         session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)
+            .where(col(OutboxMessage.status) == "queued", col(OutboxMessage.next_attempt_at) <= now)
             .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
             .limit(batch)
             .with_for_update(skip_locked=True)
@@ -77,7 +77,7 @@ def deliver_due(
 def _waiting(session: Session) -> int:
     return int(
         session.execute(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued")
+            select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status) == "queued")
         ).scalar_one()
     )
 

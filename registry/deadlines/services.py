@@ -8,6 +8,7 @@ in the same transaction as their change; `sync_all` rebuilds everything the same
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, String, and_, case, cast, delete, exists, false, func, literal, or_, select, true
@@ -39,6 +40,7 @@ _COLUMNS = (
     "registration_id",
     "concerns_operators",
     "description",
+    "met_at",
     "created_at",
 )
 _deadlines = ReviewDeadline.__table__  # type: ignore[attr-defined]
@@ -52,18 +54,38 @@ def _now() -> Any:
     return literal(utcnow(), type_=_deadlines.c.created_at.type)
 
 
-def _result_rows(result_id: int | None) -> list[Select[Any]]:
+def _result_rows(result_ids: Select[Any] | None) -> list[Select[Any]]:
     r = QAResult.__table__  # type: ignore[attr-defined]
     rp = QAResultProvider.__table__  # type: ignore[attr-defined]
     scope = [r.c.withdrawn_at.is_(None)]
-    if result_id is not None:
-        scope.append(r.c.id == result_id)
+    if result_ids is not None:
+        scope.append(r.c.id.in_(result_ids))
     revoked = and_(r.c.revoked_from.is_not(None), r.c.revoked_from <= r.c.valid_to)
+    ends = case((revoked, r.c.revoked_from), else_=r.c.valid_to)
+    # A newer positive result for the same provider lasting beyond this end renews it: the deadline is met.
+    newer = aliased(QAResult)
+    newer_link = aliased(QAResultProvider)
+    newer_ends = case(
+        (
+            and_(col(newer.revoked_from).is_not(None), col(newer.revoked_from) <= newer.valid_to),
+            col(newer.revoked_from),
+        ),
+        else_=col(newer.valid_to),
+    )
+    renewed = exists().where(
+        col(newer_link.provider_id) == rp.c.provider_id,
+        col(newer.id) == newer_link.result_id,
+        col(newer.id) != r.c.id,
+        col(newer.withdrawn_at).is_(None),
+        col(newer.decision).in_(POSITIVE_DECISIONS),
+        col(newer.valid_from) > r.c.valid_from,
+        newer_ends > ends,
+    )
     # Only a positive result is something to renew; a negative one simply lapses.
     expiry = select(
         literal("result:") + _text(r.c.id) + literal(":expiry:provider:") + _text(rp.c.provider_id),
         literal(RESULT_EXPIRY),
-        case((revoked, r.c.revoked_from), else_=r.c.valid_to),
+        ends,
         rp.c.provider_id,
         r.c.agency_id,
         r.c.id,
@@ -74,6 +96,7 @@ def _result_rows(result_id: int | None) -> list[Select[Any]]:
             (revoked, literal("QA result revoked from this day: ") + r.c.activity_type + literal(" review")),
             else_=literal("QA result valid until this day: ") + r.c.activity_type + literal(" review"),
         ),
+        case((renewed, _now()), else_=literal(None)),
         _now(),
     ).where(r.c.id == rp.c.result_id, col(r.c.decision).in_(POSITIVE_DECISIONS), *scope)
     conditions = select(
@@ -87,6 +110,7 @@ def _result_rows(result_id: int | None) -> list[Select[Any]]:
         literal(None),
         true(),
         literal("Follow-up on the conditions of a QA result due"),
+        literal(None),
         _now(),
     ).where(r.c.id == rp.c.result_id, r.c.conditions_due.is_not(None), *scope)
     return [expiry, conditions]
@@ -116,6 +140,7 @@ def _assessment_rows(provider_id: int | None) -> list[Select[Any]]:
             literal(None),
             true(),
             literal("Next internal-QA self-assessment (ESG Part 1) due"),
+            literal(None),
             _now(),
         ).where(*scope)
     ]
@@ -145,6 +170,7 @@ def _registration_rows(agency_id: int | None) -> list[Select[Any]]:
             g.c.id,
             true(),
             literal("EQAR registration ends"),
+            literal(None),
             _now(),
         ).where(*scope)
     ]
@@ -163,6 +189,11 @@ def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
                 "agency_id": excluded.agency_id,
                 "concerns_operators": excluded.concerns_operators,
                 "description": excluded.description,
+                # Met stays met from the first time it was; a withdrawn renewal makes it open again.
+                "met_at": case(
+                    (excluded.met_at.is_(None), literal(None)),
+                    else_=func.coalesce(_deadlines.c.met_at, excluded.met_at),
+                ),
                 # A moved due day is a new deadline: it is no longer overdue until it passes again.
                 "overdue_since": case(
                     (_deadlines.c.due_on == excluded.due_on, _deadlines.c.overdue_since), else_=literal(None)
@@ -180,10 +211,17 @@ def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
     session.flush()
 
 
-def sync_for_result(session: Session, result_id: int) -> None:
-    """Call after recording, updating, withdrawing or revoking a result."""
-    scope = and_(_deadlines.c.result_id == result_id, _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
-    _sync(session, _result_rows(result_id), scope)
+def sync_for_result(session: Session, result_id: int, former_provider_ids: Iterable[int] = ()) -> None:
+    """Call after recording, updating, withdrawing or revoking a result.
+
+    The providers' other results are synced too: this one may renew them, or stop renewing them.
+    """
+    links = QAResultProvider.__table__  # type: ignore[attr-defined]
+    providers = set(session.scalars(select(links.c.provider_id).where(links.c.result_id == result_id)))
+    providers |= set(former_provider_ids)
+    related = select(links.c.result_id).where(links.c.provider_id.in_(providers)).union(select(literal(result_id)))
+    scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
+    _sync(session, _result_rows(related), scope)
 
 
 def sync_for_assessment(session: Session, provider_id: int) -> None:

@@ -180,7 +180,7 @@ def update_result(
     _replace_links(session, result, data)
     record_event(session, actor, "result.update", result, before=before, after=result_snapshot(session, result))
     timeline.refresh(session, set(old_providers) | set(data.provider_ids))
-    deadlines.sync_for_result(session, result.id or 0)
+    deadlines.sync_for_result(session, result.id or 0, former_provider_ids=old_providers)
     return result
 
 

@@ -99,6 +99,48 @@ class TestResultDeadlines:
         result = make_result(make_provider(), decision="negative")
         assert _deadlines(session, result_id=result.id) == []
 
+    def test_a_newer_result_lasting_longer_meets_the_old_expiry_until_it_is_withdrawn(
+        self, session: Session, make_provider: Callable[..., Provider], make_result: Callable[..., QAResult]
+    ) -> None:
+        provider = make_provider()
+        old = make_result(provider, valid_from=days(-2000), valid_to=days(30))
+        renewal = make_result(provider, valid_from=days(31), valid_to=days(2000))
+        [expiry] = _deadlines(session, result_id=old.id)
+        assert expiry.met_at is not None
+        met_at = expiry.met_at
+        [new_expiry] = _deadlines(session, result_id=renewal.id)
+        assert new_expiry.met_at is None
+        # Syncing again keeps the first time it was met.
+        update_result(
+            session,
+            old,
+            ResultInput(
+                agency_id=old.agency_id,
+                provider_ids=[provider.id or 0],
+                activity_type="institutional",
+                status="voluntary",
+                decision="positive",
+                valid_from=old.valid_from,
+                valid_to=old.valid_to,
+                summary="typo fixed",
+            ),
+            TEST,
+            old.version,
+        )
+        session.expire_all()
+        assert _deadlines(session, result_id=old.id)[0].met_at == met_at
+        withdraw_result(session, renewal, reason="recorded for the wrong provider", actor=TEST)
+        session.expire_all()
+        assert _deadlines(session, result_id=old.id)[0].met_at is None
+
+    def test_a_shorter_newer_result_does_not_meet_the_expiry(
+        self, session: Session, make_provider: Callable[..., Provider], make_result: Callable[..., QAResult]
+    ) -> None:
+        provider = make_provider()
+        old = make_result(provider, valid_from=days(-2000), valid_to=days(300))
+        make_result(provider, valid_from=days(-10), valid_to=days(200), activity_type="institutional")
+        assert _deadlines(session, result_id=old.id)[0].met_at is None
+
 
 class TestAgencyAndAssessmentDeadlines:
     def test_a_window_renewed_by_an_open_ended_one_is_no_deadline(self, session: Session, agency: Agency) -> None:

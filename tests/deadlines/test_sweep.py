@@ -113,6 +113,18 @@ class TestReminders:
         rows = session.exec(select(DeadlineReminder.due_on).order_by(col(DeadlineReminder.id))).all()
         assert rows[-2:] == [days(25), days(20)]
 
+    def test_a_renewed_result_is_not_reminded(
+        self,
+        session: Session,
+        settings: Settings,
+        staff_and_editor: Provider,
+        make_result: Callable[..., QAResult],
+    ) -> None:
+        old = make_result(staff_and_editor, valid_from=days(-2000), valid_to=days(20))
+        make_result(staff_and_editor, valid_from=days(21), valid_to=days(2000))
+        run_sweep(session, TODAY, settings)
+        run_sweep(session, days(21), settings)
+        assert _reminders(session, old) == []
 
     def test_a_backlog_drains_over_runs_most_urgent_first(
         self,

@@ -1,7 +1,8 @@
 """Review deadlines derived from the records, kept current on every write.
 
 Each sync is one set-based upsert keyed on `source_key` plus a delete of the deadlines whose source
-is gone (a withdrawn result, removed conditions, a renewed registration). The writers call the sync
+is gone (a withdrawn result, removed conditions, a renewed registration). A result's end counts as
+met once a newer positive result for the same provider lasts beyond it. The writers call the sync
 in the same transaction as their change; `sync_all` rebuilds everything the same way.
 """
 

@@ -41,7 +41,7 @@ _timelines = TrustTimeline.__table__  # type: ignore[attr-defined]
 
 # Reminders one sweep claims at most: a backlog (a first run, a bulk import) drains over the next
 # runs, most urgent first, instead of one run rendering e-mail for minutes inside a transaction.
-MAX_REMINDERS = 20_000
+MAX_REMINDERS = 10_000
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
     .venv/bin/python bench/sweep.py [--results 1000000] [--path /tmp/registry-sweep-bench.db]
 
 Builds a fresh database with Core bulk inserts (not part of the sweep's time), derives the
-deadlines with the set-based sync_all, then times run_sweep: the runs of the first day (every
+deadlines with the set-based sync_all, stores 10,000 current verdicts due for re-evaluation today,
+then times run_sweep: the runs of the first day (every
 reminder window's backlog at once, drained MAX_REMINDERS per run), a re-run the same day (all
 claimed: must send nothing), and the next day's run. Prints seconds; the target is under 10 s per
 sweep.
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from registry import migrations
@@ -26,13 +28,16 @@ from registry.deadlines.models import DeadlineReminder, ReviewDeadline
 from registry.deadlines.services import sync_all
 from registry.deadlines.sweep import SweepReport, run_sweep
 from registry.mail.models import OutboxMessage
+from registry.providers.models import Provider
 from registry.reference.services import load_reference
 from registry.settings import Settings
 from registry.timeutil import today
+from registry.trust.timeline import build_document
 
 PROVIDERS_PER_AGENCY = 10_000
 AGENCIES = 10
 CHUNK = 50_000
+STALE_TIMELINES = 10_000
 
 
 def _stamp() -> str:
@@ -114,8 +119,26 @@ def build(path: Path, results: int) -> Settings:
                 rows,
             )
             connection.exec_driver_sql("INSERT INTO qa_result_provider (result_id, provider_id) VALUES (?, ?)", links)
+    _stale_timelines(engine, day)
     engine.dispose()
     return Settings(database_url=url, base_url="https://registry.bench")
+
+
+def _stale_timelines(engine: Engine, day: dt.date) -> None:
+    """Stored verdicts whose day has come, so the sweep re-evaluates them and records each change.
+
+    Building 100,000 real timelines takes long; the sweep's cost is the same for copies of one.
+    """
+    with Session(engine) as session:
+        provider = session.get(Provider, 1)
+        assert provider is not None
+        document = json.dumps(build_document(session, provider))
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO trust_timeline (provider_id, document, current_status, status_until, updated_at) "
+            "VALUES (?, ?, 'unknown', ?, ?)",
+            [(n, document, day.isoformat(), _stamp()) for n in range(1, STALE_TIMELINES + 1)],
+        )
 
 
 def timed(label: str, action):  # type: ignore[no-untyped-def]

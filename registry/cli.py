@@ -241,6 +241,37 @@ def scheduler() -> None:
         jobs.shutdown(wait=False)
 
 
+@main.group()
+def outbox() -> None:
+    """Outgoing e-mail."""
+
+
+@outbox.command("status")
+def outbox_status() -> None:
+    """Count messages by status and show the ones whose delivery keeps failing."""
+    from registry.mail.services import failing, outbox_counts
+
+    with session_scope(get_engine(_settings())) as session:
+        counts = outbox_counts(session)
+        stuck = failing(session)
+    click.echo(f"queued {counts.get('queued', 0)}, sent {counts.get('sent', 0)}")
+    for message in stuck:
+        click.echo(
+            f"  #{message.id} to {message.to}: {message.attempts} attempts, next at "
+            f"{message.next_attempt_at:%Y-%m-%d %H:%M} UTC, last error: {message.last_error}"
+        )
+
+
+@outbox.command("deliver")
+def outbox_deliver() -> None:
+    """Send the messages that are due now (the scheduler does this at every interval)."""
+    from registry.mail.delivery import deliver_due
+
+    with session_scope(get_engine(_settings())) as session:
+        report = deliver_due(session, _settings())
+    click.echo(f"outbox: {report.sent} sent, {report.failed} failed, {report.waiting} waiting")
+
+
 @deadlines.command("sync")
 def deadlines_sync() -> None:
     """Rebuild every deadline from the records."""

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from registry.cli import main
 from registry.settings import get_settings
+from tests.conftest import SmtpSink
 
 
 @pytest.fixture
@@ -44,3 +45,22 @@ class TestDeadlineCommands:
         assert regenerated.output.strip() != first
         missing = runner.invoke(main, ["deadlines", "calendar-url"])
         assert missing.exit_code != 0 and "exactly one agency or one provider" in missing.output
+
+
+class TestOutboxCommands:
+    def test_failing_delivery_stays_visible_and_a_later_delivery_sends(
+        self, registry_env: None, monkeypatch: pytest.MonkeyPatch, smtp_sink: SmtpSink
+    ) -> None:
+        runner = CliRunner()
+        assert runner.invoke(main, ["setup"]).exit_code == 0
+        monkeypatch.setenv("REGISTRY_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("REGISTRY_SMTP_PORT", str(smtp_sink.port))  # nothing listens yet
+        get_settings.cache_clear()
+        swept = runner.invoke(main, ["deadlines", "run-once"])
+        assert "0 sent" in swept.output and "0 failed" not in swept.output
+        status = runner.invoke(main, ["outbox", "status"]).output
+        assert "sent 0" in status and "cannot reach SMTP server" in status and "1 attempts" in status
+        smtp_sink.start()
+        # Not due yet: the back-off holds the retry.
+        assert "0 sent" in runner.invoke(main, ["outbox", "deliver"]).output
+        assert smtp_sink.messages == []

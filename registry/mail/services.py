@@ -8,8 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import insert
-from sqlmodel import Session
+from sqlalchemy import func, insert, select
+from sqlmodel import Session, col
 
 from registry.mail.models import OutboxMessage
 from registry.settings import PROJECT_ROOT
@@ -67,3 +67,21 @@ def enqueue(session: Session, deliveries: Iterable[tuple[str, Mail]]) -> int:
     if rows:
         session.execute(insert(OutboxMessage), rows)
     return len(rows)
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Messages per status: queued (including failed attempts waiting for a retry) and sent."""
+    rows = session.execute(select(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))).all()
+    return {status: count for status, count in rows}
+
+
+def failing(session: Session, limit: int = 20) -> list[OutboxMessage]:
+    """Queued messages whose last attempt failed, longest-failing first."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.status) == "queued", col(OutboxMessage.last_error).is_not(None))
+            .order_by(col(OutboxMessage.attempts).desc(), col(OutboxMessage.id))
+            .limit(limit)
+        )
+    )

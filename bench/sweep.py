@@ -1,10 +1,10 @@
 """Time the deadline sweep over 1,000,000 QA results on SQLite.
 
-    .venv/bin/python bench/sweep.py [--results 1000000] [--path /tmp/registry-sweep-bench.db]
+    .venv/bin/python bench/sweep.py [--results 1000000] [--stale 1000] [--path /tmp/registry-sweep-bench.db]
 
 Builds a fresh database with Core bulk inserts (not part of the sweep's time), derives the
-deadlines with the set-based sync_all, stores 10,000 current verdicts due for re-evaluation today,
-then times run_sweep: the runs of the first day (every
+deadlines with the set-based sync_all, stores --stale current verdicts due for re-evaluation today
+(about a day's changes for 100,000 providers), then times run_sweep: the runs of the first day (every
 reminder window's backlog at once, drained MAX_REMINDERS per run), a re-run the same day (all
 claimed: must send nothing), and the next day's run. Prints seconds; the target is under 10 s per
 sweep.
@@ -37,14 +37,13 @@ from registry.trust.timeline import build_document
 PROVIDERS_PER_AGENCY = 10_000
 AGENCIES = 10
 CHUNK = 50_000
-STALE_TIMELINES = 10_000
 
 
 def _stamp() -> str:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
 
 
-def build(path: Path, results: int) -> Settings:
+def build(path: Path, results: int, stale: int) -> Settings:
     if path.exists():
         path.unlink()
     url = f"sqlite:///{path}"
@@ -119,15 +118,15 @@ def build(path: Path, results: int) -> Settings:
                 rows,
             )
             connection.exec_driver_sql("INSERT INTO qa_result_provider (result_id, provider_id) VALUES (?, ?)", links)
-    _stale_timelines(engine, day)
+    _stale_timelines(engine, day, stale)
     engine.dispose()
     return Settings(database_url=url, base_url="https://registry.bench")
 
 
-def _stale_timelines(engine: Engine, day: dt.date) -> None:
+def _stale_timelines(engine: Engine, day: dt.date, count: int) -> None:
     """Stored verdicts whose day has come, so the sweep re-evaluates them and records each change.
 
-    Building 100,000 real timelines takes long; the sweep's cost is the same for copies of one.
+    Building real timelines takes long; re-evaluating copies of one costs the sweep the same.
     """
     with Session(engine) as session:
         provider = session.get(Provider, 1)
@@ -137,7 +136,7 @@ def _stale_timelines(engine: Engine, day: dt.date) -> None:
         connection.exec_driver_sql(
             "INSERT INTO trust_timeline (provider_id, document, current_status, status_until, updated_at) "
             "VALUES (?, ?, 'unknown', ?, ?)",
-            [(n, document, day.isoformat(), _stamp()) for n in range(1, STALE_TIMELINES + 1)],
+            [(n, document, day.isoformat(), _stamp()) for n in range(1, count + 1)],
         )
 
 
@@ -151,10 +150,11 @@ def timed(label: str, action):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=int, default=1_000_000)
+    parser.add_argument("--stale", type=int, default=1_000, help="current verdicts due for re-evaluation today")
     parser.add_argument("--path", type=Path, default=Path("/tmp/registry-sweep-bench.db"))
     args = parser.parse_args()
     started = time.perf_counter()
-    settings = build(args.path, args.results)
+    settings = build(args.path, args.results, args.stale)
     print(f"bulk insert of {args.results:,} results: {time.perf_counter() - started:.2f} s")
     engine = create_db_engine(settings.database_url)
 

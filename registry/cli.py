@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -36,6 +37,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     settings = _settings()
     settings.resolved_secret_key()
     _require_migrated(settings)
+    if workers:
+        # Worker processes read their settings from the environment (see REGISTRY_SCHEDULER_IN_PROCESS).
+        os.environ["REGISTRY_WORKERS"] = str(workers)
     uvicorn.run(
         "registry.asgi:app",
         host=host or settings.host,

@@ -65,7 +65,10 @@ class Settings:
         database_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{var_dir / 'registry.db'}"
         secret_key = env.get("REGISTRY_SECRET_KEY") or ""
         internal_qa = env.get("REGISTRY_REQUIRE_INTERNAL_QA_YEARS", "").strip()
-        embedded = database_url.startswith("sqlite")
+        workers = int(env.get("REGISTRY_WORKERS", "1"))
+        # SQLite has no SKIP LOCKED, so two deliverers could send one message twice: only a single
+        # worker runs the jobs in-process; with more workers, run `registry scheduler` once instead.
+        embedded = database_url.startswith("sqlite") and workers == 1
         return cls(
             var_dir=var_dir,
             database_url=database_url,
@@ -73,7 +76,7 @@ class Settings:
             base_url=env.get("REGISTRY_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             host=env.get("REGISTRY_HOST", "127.0.0.1"),
             port=int(env.get("REGISTRY_PORT", "8000")),
-            workers=int(env.get("REGISTRY_WORKERS", "1")),
+            workers=workers,
             require_eqar_registered=_bool(env.get("REGISTRY_REQUIRE_EQAR_REGISTERED", "true")),
             require_internal_qa_years=int(internal_qa) if internal_qa else None,
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),

@@ -29,6 +29,10 @@ class TestScheduler:
     def test_in_process_scheduling_defaults_on_for_sqlite_only(self) -> None:
         assert Settings.from_env({"REGISTRY_DATABASE_URL": "sqlite:////tmp/r.db"}).scheduler_in_process
         assert not Settings.from_env({"REGISTRY_DATABASE_URL": "postgresql://db/registry"}).scheduler_in_process
+        # Several SQLite workers would each deliver the same outbox: none of them schedules by default.
+        assert not Settings.from_env(
+            {"REGISTRY_DATABASE_URL": "sqlite:////tmp/r.db", "REGISTRY_WORKERS": "2"}
+        ).scheduler_in_process
         assert not Settings.from_env(
             {"REGISTRY_DATABASE_URL": "sqlite:////tmp/r.db", "REGISTRY_SCHEDULER_IN_PROCESS": "false"}
         ).scheduler_in_process

@@ -23,9 +23,11 @@ from sqlalchemy.exc import DBAPIError
 
 from registry import migrations
 from registry.db import get_engine
+from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.errors import RegistryError
 from registry.providers.api import ProviderController
 from registry.providers.views import PublicProviderPages
+from registry.scheduler import build_scheduler
 from registry.settings import PROJECT_ROOT, Settings, get_settings
 from registry.trust.api import TrustController, TrustLookup, jwks
 from registry.trust.models import SigningKey
@@ -101,6 +103,17 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
     def _template_globals(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals["settings"] = settings
 
+    # The embedded default runs the periodic jobs in-process; production runs `registry scheduler`.
+    jobs = build_scheduler(settings, database.engine) if settings.scheduler_in_process else None
+
+    def _start_jobs() -> None:
+        if jobs is not None:
+            jobs.start()
+
+    def _stop_jobs() -> None:
+        if jobs is not None and jobs.running:
+            jobs.shutdown(wait=False)
+
     return Litestar(
         route_handlers=[
             healthz,
@@ -109,6 +122,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             jwks,
             TrustController,
             ProviderController,
+            ProviderStatusEvents,
+            CalendarFeeds,
             PublicProviderPages,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
             create_static_files_router(
@@ -152,7 +167,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                 )
             ],
         ),
-        on_startup=[_first_signing_key],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "scheduler": jobs}),
+        on_startup=[_first_signing_key, _start_jobs],
+        on_shutdown=[_stop_jobs],
         debug=settings.debug,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -11,6 +12,7 @@ from registry.audit.services import Actor
 from registry.db import get_engine, session_scope
 from registry.errors import RegistryError
 from registry.settings import Settings, get_settings
+from registry.timeutil import today
 
 CLI = Actor("cli")
 
@@ -35,6 +37,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     settings = _settings()
     settings.resolved_secret_key()
     _require_migrated(settings)
+    if workers:
+        # Worker processes read their settings from the environment (see REGISTRY_SCHEDULER_IN_PROCESS).
+        os.environ["REGISTRY_WORKERS"] = str(workers)
     uvicorn.run(
         "registry.asgi:app",
         host=host or settings.host,
@@ -194,6 +199,108 @@ def trust_rebuild() -> None:
     with session_scope(get_engine(_settings())) as session:
         count = rebuild_all(session)
     click.echo(f"rebuilt {count} timelines")
+
+
+@main.group()
+def deadlines() -> None:
+    """Review deadlines, their reminders and the e-mail outbox."""
+
+
+@deadlines.command("run-once")
+def deadlines_run_once() -> None:
+    """Sweep once: write due reminders, mark overdue conditions, record verdict changes; then deliver."""
+    from registry.deadlines.sweep import run_sweep
+    from registry.mail.delivery import deliver_due
+
+    settings = _settings()
+    engine = get_engine(settings)
+    with session_scope(engine) as session:
+        report = run_sweep(session, today(), settings)
+    click.echo(
+        f"{report.reminders} reminders ({report.messages} messages), {report.overdue_conditions} conditions "
+        f"overdue, {report.verdict_changes} verdict changes"
+    )
+    with session_scope(engine) as session:
+        delivery = deliver_due(session, settings)
+    click.echo(f"outbox: {delivery.sent} sent, {delivery.failed} failed, {delivery.waiting} waiting")
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the periodic jobs (deadline sweep, outbox delivery) until stopped: one per production deployment."""
+    import logging
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from registry.scheduler import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    _require_migrated(settings)
+    jobs = build_scheduler(settings, get_engine(settings), BlockingScheduler)
+    click.echo(f"scheduler: sweep and delivery every {settings.sweep_interval_minutes} minutes (Ctrl-C stops)")
+    try:
+        jobs.start()
+    except (KeyboardInterrupt, SystemExit):
+        jobs.shutdown(wait=False)
+
+
+@main.group()
+def outbox() -> None:
+    """Outgoing e-mail."""
+
+
+@outbox.command("status")
+def outbox_status() -> None:
+    """Count messages by status and show the ones whose delivery keeps failing."""
+    from registry.mail.services import failing, outbox_counts
+
+    with session_scope(get_engine(_settings())) as session:
+        counts = outbox_counts(session)
+        stuck = failing(session)
+    click.echo(f"queued {counts.get('queued', 0)}, sent {counts.get('sent', 0)}")
+    for message in stuck:
+        click.echo(
+            f"  #{message.id} to {message.to}: {message.attempts} attempts, next at "
+            f"{message.next_attempt_at:%Y-%m-%d %H:%M} UTC, last error: {message.last_error}"
+        )
+
+
+@outbox.command("deliver")
+def outbox_deliver() -> None:
+    """Send the messages that are due now (the scheduler does this at every interval)."""
+    from registry.mail.delivery import deliver_due
+
+    with session_scope(get_engine(_settings())) as session:
+        report = deliver_due(session, _settings())
+    click.echo(f"outbox: {report.sent} sent, {report.failed} failed, {report.waiting} waiting")
+
+
+@deadlines.command("sync")
+def deadlines_sync() -> None:
+    """Rebuild every deadline from the records."""
+    from registry.deadlines.services import sync_all
+
+    with session_scope(get_engine(_settings())) as session:
+        count = sync_all(session)
+    click.echo(f"{count} deadlines")
+
+
+@deadlines.command("calendar-url")
+@click.option("--agency-id", type=int, default=None)
+@click.option("--provider-id", type=int, default=None)
+@click.option("--regenerate", is_flag=True, help="Issue a new secret URL; the old one stops working.")
+def calendar_url(agency_id: int | None, provider_id: int | None, regenerate: bool) -> None:
+    """Print the private iCalendar feed URL of an agency's or a provider's deadlines."""
+    from registry.deadlines.calendar import feed_for, feed_url
+
+    settings = _settings()
+    try:
+        with session_scope(get_engine(settings)) as session:
+            feed = feed_for(session, agency_id=agency_id, provider_id=provider_id, regenerate=regenerate)
+    except RegistryError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(feed_url(settings, feed))
 
 
 @main.command()

@@ -6,7 +6,8 @@ from registry.accounts.models import RoleMembership, User
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.assessments.models import SelfAssessment, SelfAssessmentEntry
 from registry.audit.models import AuditEvent
-from registry.deadlines.models import ReviewDeadline
+from registry.deadlines.models import CalendarFeed, DeadlineReminder, ProviderStatusEvent, ReviewDeadline
+from registry.mail.models import OutboxMessage
 from registry.providers.models import (
     Provider,
     ProviderIdentifier,
@@ -30,9 +31,13 @@ __all__ = [
     "Agency",
     "AgencyRegistration",
     "AuditEvent",
+    "CalendarFeed",
     "Country",
+    "DeadlineReminder",
     "EsgStandard",
+    "OutboxMessage",
     "Provider",
+    "ProviderStatusEvent",
     "ProviderIdentifier",
     "ProviderName",
     "ProviderRelation",

@@ -20,6 +20,14 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _offsets(value: str) -> tuple[int, ...]:
+    """Reminder offsets in days before a deadline, largest first, e.g. "180,90,30,7"."""
+    days = {int(part) for part in value.split(",") if part.strip()}
+    if any(day <= 0 for day in days):
+        raise ValueError(f"reminder offsets are positive numbers of days: {value!r}")
+    return tuple(sorted(days, reverse=True))
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
@@ -36,6 +44,14 @@ class Settings:
     verdict_max_age: int = 300
     verdict_lifetime: int = 86400
     debug: bool = False
+    # Deadlines and e-mail: no SMTP host means messages wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "registry@localhost"
+    reminder_offsets: tuple[int, ...] = (180, 90, 30, 7)
+    sweep_interval_minutes: int = 15
+    # Off unless asked for: the app built in tests and on PostgreSQL must not start background jobs.
+    scheduler_in_process: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -49,6 +65,10 @@ class Settings:
         database_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{var_dir / 'registry.db'}"
         secret_key = env.get("REGISTRY_SECRET_KEY") or ""
         internal_qa = env.get("REGISTRY_REQUIRE_INTERNAL_QA_YEARS", "").strip()
+        workers = int(env.get("REGISTRY_WORKERS", "1"))
+        # SQLite has no SKIP LOCKED, so two deliverers could send one message twice: only a single
+        # worker runs the jobs in-process; with more workers, run `registry scheduler` once instead.
+        embedded = database_url.startswith("sqlite") and workers == 1
         return cls(
             var_dir=var_dir,
             database_url=database_url,
@@ -56,12 +76,19 @@ class Settings:
             base_url=env.get("REGISTRY_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             host=env.get("REGISTRY_HOST", "127.0.0.1"),
             port=int(env.get("REGISTRY_PORT", "8000")),
-            workers=int(env.get("REGISTRY_WORKERS", "1")),
+            workers=workers,
             require_eqar_registered=_bool(env.get("REGISTRY_REQUIRE_EQAR_REGISTERED", "true")),
             require_internal_qa_years=int(internal_qa) if internal_qa else None,
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),
             verdict_lifetime=int(env.get("REGISTRY_VERDICT_LIFETIME", "86400")),
             debug=_bool(env.get("REGISTRY_DEBUG", "false")),
+            smtp_host=env.get("REGISTRY_SMTP_HOST", "").strip() or None,
+            smtp_port=int(env.get("REGISTRY_SMTP_PORT", "25")),
+            smtp_from=env.get("REGISTRY_SMTP_FROM", "registry@localhost"),
+            reminder_offsets=_offsets(env.get("REGISTRY_REMINDER_OFFSETS", "180,90,30,7")),
+            sweep_interval_minutes=int(env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15")),
+            # The embedded default runs its scheduler inside `registry serve`; production runs `registry scheduler`.
+            scheduler_in_process=_bool(env.get("REGISTRY_SCHEDULER_IN_PROCESS", "true" if embedded else "false")),
         )
 
     def resolved_secret_key(self) -> str:

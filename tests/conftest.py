@@ -7,10 +7,14 @@ PostgreSQL is absent those tests skip, except under REGISTRY_TEST_REQUIRE_ALL=1 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -112,3 +116,50 @@ def client(app):  # type: ignore[no-untyped-def]
 
     with TestClient(app, base_url="http://registry.test") as client:
         yield client
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.messages: list[email.message.EmailMessage] = []
+        self.recipients: list[str] = []
+        self._controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        self.recipients += envelope.rcpt_tos
+        return "250 OK"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+def free_port() -> int:
+    """A free port in 8200-8299, the range the test suite may use."""
+    for port in range(8200, 8300):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8200-8299")
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """An SMTP sink on a free port, not yet started: tests start it (and may stop it) themselves."""
+    sink = SmtpSink(free_port())
+    yield sink
+    sink.stop()

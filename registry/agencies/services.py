@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.audit.services import Actor, record_event
+from registry.deadlines import services as deadlines
 from registry.errors import FieldErrors, NotFound
 from registry.reference.models import Country
 from registry.trust import timeline
@@ -91,6 +92,7 @@ def add_registration(
     record_event(session, actor, "agency.registration", registration)
     # Whether results count depends on the registration at their start.
     timeline.refresh_agency(session, agency.id or 0)
+    deadlines.sync_for_agency(session, agency.id or 0)
     return registration
 
 

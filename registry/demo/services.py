@@ -15,6 +15,7 @@ from registry.accounts.services import create_user
 from registry.agencies.services import add_registration, create_agency
 from registry.assessments.models import SelfAssessment, SelfAssessmentEntry
 from registry.audit.services import Actor
+from registry.deadlines import services as deadlines
 from registry.providers import services as providers
 from registry.providers.models import Provider
 from registry.qa.services import ProgrammeInput, ResultInput, record_result, revoke_result, withdraw_result
@@ -439,6 +440,7 @@ def _self_assessments(session: Session, ids: dict[str, int]) -> None:
         )
         session.add(assessment)
         session.flush()
+        deadlines.sync_for_assessment(session, ids[slug])
         for standard in standards:
             session.add(
                 SelfAssessmentEntry(

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency
 from registry.audit.services import Actor, record_event, snapshot
+from registry.deadlines import services as deadlines
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from registry.providers.identifiers import InvalidIdentifier, normalise
 from registry.providers.models import Provider
@@ -149,6 +150,7 @@ def record_result(session: Session, data: ResultInput, actor: Actor, *, is_demo:
     _replace_links(session, result, data)
     record_event(session, actor, "result.record", result, after=result_snapshot(session, result))
     timeline.refresh(session, data.provider_ids)
+    deadlines.sync_for_result(session, result.id or 0)
     return result
 
 
@@ -177,6 +179,7 @@ def update_result(
     _replace_links(session, result, data)
     record_event(session, actor, "result.update", result, before=before, after=result_snapshot(session, result))
     timeline.refresh(session, set(old_providers) | set(data.provider_ids))
+    deadlines.sync_for_result(session, result.id or 0, former_provider_ids=old_providers)
     return result
 
 
@@ -220,6 +223,7 @@ def withdraw_result(session: Session, result: QAResult, *, reason: str, actor: A
     session.add(result)
     record_event(session, actor, "result.withdraw", result, before=before)
     timeline.refresh(session, provider_ids(session, result.id or 0))
+    deadlines.sync_for_result(session, result.id or 0)
     return result
 
 
@@ -236,6 +240,7 @@ def revoke_result(session: Session, result: QAResult, *, revoked_from: Any, acto
     session.add(result)
     record_event(session, actor, "result.revoke", result, before=before)
     timeline.refresh(session, provider_ids(session, result.id or 0))
+    deadlines.sync_for_result(session, result.id or 0)
     return result
 
 

@@ -1,0 +1,286 @@
+"""Review deadlines derived from the records, kept current on every write.
+
+Each sync is one set-based upsert keyed on `source_key` plus a delete of the deadlines whose source
+is gone (a withdrawn result, removed conditions, a renewed registration). A result's end counts as
+met once a newer positive result for the same provider lasts beyond it. The writers call the sync
+in the same transaction as their change; `sync_all` rebuilds everything the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
+
+from registry.agencies.models import AgencyRegistration
+from registry.assessments.models import SelfAssessment
+from registry.db import dialect_insert
+from registry.deadlines.models import DeadlineReminder, ProviderStatusEvent, ReviewDeadline
+from registry.qa.models import QAResult, QAResultProvider
+from registry.timeutil import utcnow
+from registry.vocabulary import POSITIVE_DECISIONS
+
+RESULT_EXPIRY = "result_expiry"
+CONDITIONS_DUE = "conditions_due"
+SELF_ASSESSMENT_DUE = "self_assessment_due"
+EQAR_REGISTRATION_END = "eqar_registration_end"
+KINDS = (RESULT_EXPIRY, CONDITIONS_DUE, SELF_ASSESSMENT_DUE, EQAR_REGISTRATION_END)
+
+_COLUMNS = (
+    "source_key",
+    "kind",
+    "due_on",
+    "provider_id",
+    "agency_id",
+    "result_id",
+    "assessment_id",
+    "registration_id",
+    "concerns_operators",
+    "description",
+    "met_at",
+    "created_at",
+)
+_deadlines = ReviewDeadline.__table__  # type: ignore[attr-defined]
+
+
+def _text(value: Any) -> Any:
+    return cast(value, String)
+
+
+def _now() -> Any:
+    return literal(utcnow(), type_=_deadlines.c.created_at.type)
+
+
+def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[Select[Any]]:
+    r = QAResult.__table__  # type: ignore[attr-defined]
+    rp = QAResultProvider.__table__  # type: ignore[attr-defined]
+    scope = [r.c.withdrawn_at.is_(None)]
+    if result_ids is not None:
+        scope.append(r.c.id.in_(result_ids))
+    revoked = and_(r.c.revoked_from.is_not(None), r.c.revoked_from <= r.c.valid_to)
+    ends = case((revoked, r.c.revoked_from), else_=r.c.valid_to)
+    # A newer positive result for the same provider lasting beyond this end renews it: the deadline is met.
+    newer = aliased(QAResult)
+    newer_link = aliased(QAResultProvider)
+    newer_ends = case(
+        (
+            and_(col(newer.revoked_from).is_not(None), col(newer.revoked_from) <= newer.valid_to),
+            col(newer.revoked_from),
+        ),
+        else_=col(newer.valid_to),
+    )
+    renewed = exists().where(
+        col(newer_link.provider_id) == rp.c.provider_id,
+        col(newer.id) == newer_link.result_id,
+        col(newer.id) != r.c.id,
+        col(newer.withdrawn_at).is_(None),
+        col(newer.decision).in_(POSITIVE_DECISIONS),
+        col(newer.valid_from) > r.c.valid_from,
+        newer_ends > ends,
+    )
+    # Only a positive result is something to renew; a negative one simply lapses.
+    expiry = select(
+        literal("result:") + _text(r.c.id) + literal(":expiry:provider:") + _text(rp.c.provider_id),
+        literal(RESULT_EXPIRY),
+        ends,
+        rp.c.provider_id,
+        r.c.agency_id,
+        r.c.id,
+        literal(None),
+        literal(None),
+        false(),
+        case(
+            (revoked, literal("QA result revoked from this day: ") + r.c.activity_type + literal(" review")),
+            else_=literal("QA result valid until this day: ") + r.c.activity_type + literal(" review"),
+        ),
+        case((renewed, _now()), else_=literal(None)),
+        _now(),
+    ).where(r.c.id == rp.c.result_id, col(r.c.decision).in_(POSITIVE_DECISIONS), *scope)
+    conditions = select(
+        literal("result:") + _text(r.c.id) + literal(":conditions:provider:") + _text(rp.c.provider_id),
+        literal(CONDITIONS_DUE),
+        r.c.conditions_due,
+        rp.c.provider_id,
+        r.c.agency_id,
+        r.c.id,
+        literal(None),
+        literal(None),
+        true(),
+        literal("Follow-up on the conditions of a QA result due"),
+        literal(None),
+        _now(),
+    ).where(r.c.id == rp.c.result_id, r.c.conditions_due.is_not(None), *scope)
+    return [expiry, conditions]
+
+
+def _assessment_rows(provider_id: int | None) -> list[Select[Any]]:
+    a = SelfAssessment.__table__  # type: ignore[attr-defined]
+    newer = aliased(SelfAssessment)
+    # Only the latest accepted self-assessment sets the renewal date.
+    superseded = exists().where(
+        col(newer.provider_id) == a.c.provider_id,
+        col(newer.state) == "accepted",
+        col(newer.version_number) > a.c.version_number,
+    )
+    scope = [a.c.state == "accepted", a.c.next_due.is_not(None), ~superseded]
+    if provider_id is not None:
+        scope.append(a.c.provider_id == provider_id)
+    return [
+        select(
+            literal("assessment:") + _text(a.c.id),
+            literal(SELF_ASSESSMENT_DUE),
+            a.c.next_due,
+            a.c.provider_id,
+            literal(None),
+            literal(None),
+            a.c.id,
+            literal(None),
+            true(),
+            literal("Next internal-QA self-assessment (ESG Part 1) due"),
+            literal(None),
+            _now(),
+        ).where(*scope)
+    ]
+
+
+def _registration_rows(agency_id: int | None) -> list[Select[Any]]:
+    g = AgencyRegistration.__table__  # type: ignore[attr-defined]
+    later = aliased(AgencyRegistration)
+    # Another window reaching beyond this one's end renewed it: the end is then no deadline.
+    renewed = exists().where(
+        later.agency_id == g.c.agency_id,
+        later.id != g.c.id,
+        or_(col(later.registered_to).is_(None), later.registered_to > g.c.registered_to),
+    )
+    scope = [g.c.registered_to.is_not(None), ~renewed]
+    if agency_id is not None:
+        scope.append(g.c.agency_id == agency_id)
+    return [
+        select(
+            literal("registration:") + _text(g.c.id),
+            literal(EQAR_REGISTRATION_END),
+            g.c.registered_to,
+            literal(None),
+            g.c.agency_id,
+            literal(None),
+            literal(None),
+            g.c.id,
+            true(),
+            literal("EQAR registration ends"),
+            literal(None),
+            _now(),
+        ).where(*scope)
+    ]
+
+
+def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
+    session.flush()
+    for query in rows:
+        statement = dialect_insert(session, _deadlines).from_select(list(_COLUMNS), query)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["source_key"],
+            set_={
+                "due_on": excluded.due_on,
+                "provider_id": excluded.provider_id,
+                "agency_id": excluded.agency_id,
+                "concerns_operators": excluded.concerns_operators,
+                "description": excluded.description,
+                # Met stays met from the first time it was; a withdrawn renewal makes it open again.
+                "met_at": case(
+                    (excluded.met_at.is_(None), literal(None)),
+                    else_=func.coalesce(_deadlines.c.met_at, excluded.met_at),
+                ),
+                # A moved due day is a new deadline: it is no longer overdue until it passes again.
+                "overdue_since": case(
+                    (_deadlines.c.due_on == excluded.due_on, _deadlines.c.overdue_since), else_=literal(None)
+                ),
+            },
+        )
+        session.execute(statement)
+    wanted = rows[0].with_only_columns(rows[0].selected_columns[0])
+    for query in rows[1:]:
+        wanted = wanted.union_all(query.with_only_columns(query.selected_columns[0]))  # type: ignore[assignment]
+    gone = select(_deadlines.c.id).where(stale_scope, _deadlines.c.source_key.not_in(wanted))
+    reminders = DeadlineReminder.__table__  # type: ignore[attr-defined]
+    session.execute(delete(reminders).where(reminders.c.deadline_id.in_(gone)))
+    session.execute(delete(_deadlines).where(_deadlines.c.id.in_(gone)))
+    session.flush()
+
+
+def sync_for_result(session: Session, result_id: int, former_provider_ids: Iterable[int] = ()) -> None:
+    """Call after recording, updating, withdrawing or revoking a result.
+
+    The providers' other results are synced too: this one may renew them, or stop renewing them.
+    """
+    links = QAResultProvider.__table__  # type: ignore[attr-defined]
+    providers = set(session.scalars(select(links.c.provider_id).where(links.c.result_id == result_id)))
+    providers |= set(former_provider_ids)
+    related = select(links.c.result_id).where(links.c.provider_id.in_(providers)).union(select(literal(result_id)))
+    scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
+    _sync(session, _result_rows(related), scope)
+
+
+def sync_for_assessment(session: Session, provider_id: int) -> None:
+    """Call after a provider's self-assessment is accepted or changed."""
+    scope = and_(_deadlines.c.provider_id == provider_id, _deadlines.c.kind == SELF_ASSESSMENT_DUE)
+    _sync(session, _assessment_rows(provider_id), scope)
+
+
+def sync_for_agency(session: Session, agency_id: int) -> None:
+    """Call after an agency's EQAR registration windows change."""
+    scope = and_(_deadlines.c.agency_id == agency_id, _deadlines.c.kind == EQAR_REGISTRATION_END)
+    _sync(session, _registration_rows(agency_id), scope)
+
+
+def sync_all(session: Session) -> int:
+    """Rebuild every deadline from the records, in a handful of statements."""
+    _sync(session, _result_rows(None), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
+    _sync(session, _assessment_rows(None), _deadlines.c.kind == SELF_ASSESSMENT_DUE)
+    _sync(session, _registration_rows(None), _deadlines.c.kind == EQAR_REGISTRATION_END)
+    return int(session.execute(select(func.count()).select_from(_deadlines)).scalar_one())
+
+
+def deadlines_for(
+    session: Session, *, provider_id: int | None = None, agency_id: int | None = None, since: dt.date | None = None
+) -> list[ReviewDeadline]:
+    """The open deadlines concerning a provider or an agency, soonest first."""
+    query = select(ReviewDeadline).where(col(ReviewDeadline.met_at).is_(None))
+    if provider_id is not None:
+        query = query.where(col(ReviewDeadline.provider_id) == provider_id)
+    if agency_id is not None:
+        query = query.where(col(ReviewDeadline.agency_id) == agency_id)
+    if since is not None:
+        query = query.where(col(ReviewDeadline.due_on) >= since)
+    return list(session.scalars(query.order_by(col(ReviewDeadline.due_on), col(ReviewDeadline.id))))
+
+
+def status_events(session: Session, provider_id: int, limit: int = 200) -> list[ProviderStatusEvent]:
+    """What passing deadlines did to a provider (verdict changes, overdue conditions), newest first."""
+    return list(
+        session.scalars(
+            select(ProviderStatusEvent)
+            .where(col(ProviderStatusEvent.provider_id) == provider_id)
+            .order_by(col(ProviderStatusEvent.occurred_on).desc(), col(ProviderStatusEvent.id).desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,1 @@
+"""Outgoing e-mail: an outbox written with its cause, delivered over SMTP."""

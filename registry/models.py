@@ -2,12 +2,13 @@
 
 from sqlmodel import SQLModel
 
-from registry.accounts.models import RoleMembership, User
+from registry.accounts.models import ProviderInvitation, RoleMembership, User
 from registry.agencies.models import Agency, AgencyRegistration
-from registry.assessments.models import SelfAssessment, SelfAssessmentEntry
+from registry.assessments.models import EvidenceFile, SelfAssessment, SelfAssessmentEntry
 from registry.audit.models import AuditEvent
 from registry.deadlines.models import ReviewDeadline
 from registry.providers.models import (
+    IdentifierChallenge,
     Provider,
     ProviderIdentifier,
     ProviderName,
@@ -31,9 +32,12 @@ __all__ = [
     "AgencyRegistration",
     "AuditEvent",
     "Country",
+    "EvidenceFile",
+    "IdentifierChallenge",
     "EsgStandard",
     "Provider",
     "ProviderIdentifier",
+    "ProviderInvitation",
     "ProviderName",
     "ProviderRelation",
     "ProviderSuspension",

@@ -274,3 +274,8 @@ def ended_on(result: QAResult) -> dt.date:
     if result.revoked_from is not None:
         return min(result.valid_to, result.revoked_from - dt.timedelta(days=1))
     return result.valid_to
+
+
+def covering_agencies(session: Session, provider_id: int) -> set[int]:
+    """Agencies with a standing (not withdrawn) result for this provider: the ones that review it."""
+    return {result.agency_id for result in results_for_provider(session, provider_id) if result.withdrawn_at is None}

@@ -44,6 +44,7 @@ def fetch(url: str, settings: Settings, *, max_bytes: int = MAX_BYTES) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
             check_address(host, port, settings)
             with client.stream("GET", url) as response:
+                _check_peer(response, settings)
                 if response.is_redirect:
                     target = urljoin(url, response.headers.get("location", ""))
                     moved = urlsplit(target)
@@ -82,8 +83,23 @@ def check_address(host: str, port: int, settings: Settings) -> None:
     except socket.gaierror as error:
         raise FetchFailed(f"{host} does not resolve: {error.strerror}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if not address.is_global:
-            raise FetchFailed(f"{host} resolves to {address}, which is not a public address")
+        _require_public(host, str(info[4][0]))
+
+
+def _check_peer(response: httpx.Response, settings: Settings) -> None:
+    # The name may resolve differently a moment later (DNS rebinding): check whom we actually reached.
+    if settings.allow_private_fetch:
+        return
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer:
+        raise FetchFailed("could not tell which address was reached")
+    _require_public(response.url.host, str(peer[0]))
+
+
+def _require_public(host: str, text: str) -> None:
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if not address.is_global:
+        raise FetchFailed(f"{host} resolves to {address}, which is not a public address")

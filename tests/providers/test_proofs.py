@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import ssl
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import base58
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from joserfc import jws
@@ -19,7 +21,7 @@ from sqlmodel import Session, select
 
 from registry.audit.models import AuditEvent
 from registry.errors import Conflict, ValidationFailed
-from registry.providers import dids, proofs
+from registry.providers import dids, fetch, proofs
 from registry.providers.models import IdentifierChallenge, Provider, ProviderIdentifier
 from registry.providers.services import add_identifier
 from registry.settings import Settings
@@ -290,6 +292,15 @@ class TestWellKnown:
             verify(session, challenge, dataclasses.replace(fetching, allow_private_fetch=False))
         assert server.requests == []
         assert verify(session, challenge, fetching).origin == "proven"
+
+    def test_the_address_actually_reached_is_checked_too(self, fetching: Settings, server: LocalHTTPS) -> None:
+        # Guards against a name that resolved to a public address a moment earlier (DNS rebinding).
+        server.serve("/x", "x")
+        context = ssl.create_default_context(cafile=str(server.ca_file))
+        with httpx.Client(verify=context) as client, client.stream("GET", f"{server.origin}/x") as response:
+            fetch._check_peer(response, fetching)
+            with pytest.raises(fetch.FetchFailed, match="127.0.0.1, which is not a public address"):
+                fetch._check_peer(response, dataclasses.replace(fetching, allow_private_fetch=False))
 
     def test_untrusted_certificate_is_refused(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS, tmp_path: Path

@@ -154,24 +154,31 @@ def save_entries(
     _check_version(assessment, expected_version)
     _require_state(assessment, "draft", "edited")
     rows = entries(session, assessment)
-    before = _entry_snapshot(rows)
     errors = FieldErrors()
+    # Validate everything before touching a row, so a refused save leaves the draft as it was.
+    updates: dict[str, dict[str, Any]] = {}
     for code, change in changes.items():
-        entry = rows.get(code)
-        if entry is None:
+        if code not in rows:
             errors.add(code, f"{code!r} is not an ESG Part 1 standard (1.1 to 1.10)")
             continue
+        values: dict[str, Any] = {}
         if "rating" in change:
-            entry.rating = errors.choice(f"{code}.rating", change["rating"], ASSESSMENT_RATINGS, required=False)
+            values["rating"] = errors.choice(f"{code}.rating", change["rating"], ASSESSMENT_RATINGS, required=False)
         if "narrative" in change:
-            entry.narrative = errors.text(f"{code}.narrative", change["narrative"], False, MAX_NARRATIVE)
+            values["narrative"] = errors.text(f"{code}.narrative", change["narrative"], False, MAX_NARRATIVE)
         if "evidence_links" in change:
-            entry.evidence_links = _evidence_links(errors, code, change["evidence_links"])
-        session.add(entry)
+            values["evidence_links"] = _evidence_links(errors, code, change["evidence_links"])
+        updates[code] = values
     errors.raise_if_any()
+    changed = {code: rows[code] for code in updates}
+    before = _entry_snapshot(changed)
+    for code, values in updates.items():
+        for name, value in values.items():
+            setattr(rows[code], name, value)
+        session.add(rows[code])
     _touch(assessment)
     session.add(assessment)
-    record_event(session, actor, "self_assessment.save", assessment, before=before, after=_entry_snapshot(rows))
+    record_event(session, actor, "self_assessment.save", assessment, before=before, after=_entry_snapshot(changed))
     return assessment
 
 

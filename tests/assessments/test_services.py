@@ -116,6 +116,9 @@ class TestSave:
             ["https://p.example/policy.pdf"],
         )
         assert assessment.version == 2
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "self_assessment.save")).one()
+        assert event.before == {"1.2": {"rating": None, "narrative": None, "evidence_links": []}}
+        assert event.after is not None and event.after["1.2"]["rating"] == "partially compliant"
 
     def test_every_problem_is_reported_by_field(self, session: Session, provider: Provider) -> None:
         assessment = sa.start_draft(session, provider, f.TEST)
@@ -125,6 +128,7 @@ class TestSave:
                 assessment,
                 {
                     "1.1": {"rating": "excellent"},
+                    "1.2": {"rating": "compliant"},
                     "1.4": {"evidence_links": ["ftp://x.example/a", "https://ok.example"]},
                     "2.1": {"rating": "compliant"},
                     "1.5": {"evidence_links": "https://one.example"},
@@ -134,6 +138,7 @@ class TestSave:
             )
         assert set(caught.value.errors) == {"1.1.rating", "1.4.evidence_links[0]", "2.1", "1.5.evidence_links"}
         assert assessment.version == 1
+        assert all(row.rating is None and row.evidence_links == [] for row in sa.entries(session, assessment).values())
 
     def test_a_stale_version_is_a_conflict(self, session: Session, provider: Provider) -> None:
         assessment = sa.start_draft(session, provider, f.TEST)

@@ -19,6 +19,8 @@ class Route:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Without a length the body simply ends when the connection closes (HTTP/1.0).
+    send_length: bool = True
 
 
 @dataclass
@@ -32,8 +34,8 @@ class LocalHTTPS:
     def origin(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
-    def serve(self, path: str, body: bytes | str, status: int = 200, **headers: str) -> None:
-        self.routes[path] = Route(status, body.encode() if isinstance(body, str) else body, headers)
+    def serve(self, path: str, body: bytes | str, status: int = 200, send_length: bool = True, **headers: str) -> None:
+        self.routes[path] = Route(status, body.encode() if isinstance(body, str) else body, headers, send_length)
 
 
 class _Server(ThreadingHTTPServer):
@@ -62,7 +64,8 @@ def local_https(directory: Path) -> Iterator[LocalHTTPS]:
             self.send_response(route.status)
             for name, value in route.headers.items():
                 self.send_header(name.replace("_", "-"), value)
-            self.send_header("Content-Length", str(len(route.body)))
+            if route.send_length:
+                self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
             self.wfile.write(route.body)
 

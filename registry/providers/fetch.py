@@ -39,7 +39,8 @@ def fetch(url: str, settings: Settings, *, max_bytes: int = MAX_BYTES) -> bytes:
         timeout=httpx.Timeout(TIMEOUT_SECONDS),
         follow_redirects=False,
         trust_env=False,  # no proxy from the environment: the address check must see the real peer
-        headers={"User-Agent": "qa-registry-proof-check"},
+        # Uncompressed only: the size limit then counts what the server actually sends.
+        headers={"User-Agent": "qa-registry-proof-check", "Accept-Encoding": "identity"},
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
             check_address(host, port, settings)

@@ -254,6 +254,12 @@ class TestWellKnown:
         server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge + " " * 70_000)
         with pytest.raises(ValidationFailed, match="larger than"):
             verify(session, challenge, fetching)
+        # A server that does not announce the length is cut off while reading.
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge + " " * 70_000, send_length=False)
+        with pytest.raises(ValidationFailed, match="larger than"):
+            verify(session, challenge, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge, send_length=False)
+        assert verify(session, challenge, fetching).origin == "proven"
 
     def test_redirect_to_another_host_is_refused(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS

@@ -34,6 +34,12 @@ class NotFound(RegistryError):
     type_slug = "not-found"
 
 
+class PermissionDenied(RegistryError):
+    status_code = 403
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
 class Conflict(RegistryError):
     status_code = 409
     title = "Conflict"

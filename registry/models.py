@@ -2,13 +2,14 @@
 
 from sqlmodel import SQLModel
 
-from registry.accounts.models import RoleMembership, User
+from registry.accounts.models import ProviderInvitation, RoleMembership, User
 from registry.agencies.models import Agency, AgencyRegistration
-from registry.assessments.models import SelfAssessment, SelfAssessmentEntry
+from registry.assessments.models import EvidenceFile, SelfAssessment, SelfAssessmentEntry
 from registry.audit.models import AuditEvent
 from registry.deadlines.models import CalendarFeed, DeadlineReminder, ProviderStatusEvent, ReviewDeadline
 from registry.mail.models import OutboxMessage
 from registry.providers.models import (
+    IdentifierChallenge,
     Provider,
     ProviderIdentifier,
     ProviderName,
@@ -34,11 +35,14 @@ __all__ = [
     "CalendarFeed",
     "Country",
     "DeadlineReminder",
+    "EvidenceFile",
+    "IdentifierChallenge",
     "EsgStandard",
     "OutboxMessage",
     "Provider",
     "ProviderStatusEvent",
     "ProviderIdentifier",
+    "ProviderInvitation",
     "ProviderName",
     "ProviderRelation",
     "ProviderSuspension",

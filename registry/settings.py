@@ -43,6 +43,15 @@ class Settings:
     # Verdict caching and signing.
     verdict_max_age: int = 300
     verdict_lifetime: int = 86400
+    # Provider portal (self-assessments, identifier proofs, invitations).
+    self_assessment_cycle_years: int = 3
+    proof_challenge_minutes: int = 60 * 24
+    invitation_days: int = 14
+    # Proof fetches go to hosts the provider names; private networks only where explicitly allowed.
+    allow_private_fetch: bool = False
+    fetch_ca_bundle: str | None = None
+    # The port a domain identifier's well-known file is fetched from; only tests change it.
+    fetch_https_port: int = 443
     debug: bool = False
     # Deadlines and e-mail: no SMTP host means messages wait in the outbox.
     smtp_host: str | None = None
@@ -81,6 +90,12 @@ class Settings:
             require_internal_qa_years=int(internal_qa) if internal_qa else None,
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),
             verdict_lifetime=int(env.get("REGISTRY_VERDICT_LIFETIME", "86400")),
+            self_assessment_cycle_years=int(env.get("REGISTRY_SELF_ASSESSMENT_CYCLE_YEARS", "3")),
+            proof_challenge_minutes=int(env.get("REGISTRY_PROOF_CHALLENGE_MINUTES", str(60 * 24))),
+            invitation_days=int(env.get("REGISTRY_INVITATION_DAYS", "14")),
+            allow_private_fetch=_bool(env.get("REGISTRY_ALLOW_PRIVATE_FETCH", "false")),
+            fetch_ca_bundle=env.get("REGISTRY_FETCH_CA_BUNDLE") or None,
+            fetch_https_port=int(env.get("REGISTRY_FETCH_HTTPS_PORT", "443")),
             debug=_bool(env.get("REGISTRY_DEBUG", "false")),
             smtp_host=env.get("REGISTRY_SMTP_HOST", "").strip() or None,
             smtp_port=int(env.get("REGISTRY_SMTP_PORT", "25")),

@@ -44,3 +44,34 @@ class TestSettings:
         )
         with pytest.raises(RuntimeError, match="REGISTRY_SECRET_KEY"):
             settings.resolved_secret_key()
+
+    def test_portal_settings(self, tmp_path: Path) -> None:
+        defaults = Settings.from_env({"REGISTRY_VAR_DIR": str(tmp_path)})
+        assert (defaults.self_assessment_cycle_years, defaults.allow_private_fetch, defaults.fetch_ca_bundle) == (
+            3,
+            False,
+            None,
+        )
+        assert (defaults.proof_challenge_minutes, defaults.invitation_days, defaults.fetch_https_port) == (
+            1440,
+            14,
+            443,
+        )
+        settings = Settings.from_env(
+            {
+                "REGISTRY_VAR_DIR": str(tmp_path),
+                "REGISTRY_SELF_ASSESSMENT_CYCLE_YEARS": "5",
+                "REGISTRY_PROOF_CHALLENGE_MINUTES": "30",
+                "REGISTRY_INVITATION_DAYS": "7",
+                "REGISTRY_ALLOW_PRIVATE_FETCH": "yes",
+                "REGISTRY_FETCH_CA_BUNDLE": "/etc/ssl/test-ca.pem",
+                "REGISTRY_FETCH_HTTPS_PORT": "8443",
+            }
+        )
+        assert settings.self_assessment_cycle_years == 5
+        assert (settings.proof_challenge_minutes, settings.invitation_days) == (30, 7)
+        assert (settings.allow_private_fetch, settings.fetch_ca_bundle, settings.fetch_https_port) == (
+            True,
+            "/etc/ssl/test-ca.pem",
+            8443,
+        )

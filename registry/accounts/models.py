@@ -29,3 +29,19 @@ class RoleMembership(SQLModel, table=True):
     role: str
     agency_id: int | None = Field(default=None, foreign_key="agency.id")
     provider_id: int | None = Field(default=None, foreign_key="provider.id")
+
+
+class ProviderInvitation(SQLModel, table=True):
+    """An invitation for one person to become staff of a provider; only the token's hash is kept."""
+
+    __tablename__ = "provider_invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    email: str
+    invited_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+    used_at: dt.datetime | None = None
+    user_id: int | None = Field(default=None, foreign_key="user.id")

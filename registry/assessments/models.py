@@ -44,3 +44,20 @@ class SelfAssessmentEntry(SQLModel, table=True):
     narrative: str | None = None
     evidence_links: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reviewer_comment: str | None = None
+
+
+class EvidenceFile(SQLModel, table=True):
+    """An uploaded evidence document; the bytes live under var/evidence, named by their SHA-256."""
+
+    __tablename__ = "evidence_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="self_assessment.id", index=True)
+    # The standard (1.1-1.10) the file supports; absent for evidence of the whole assessment.
+    standard_code: str | None = Field(default=None, foreign_key="esg_standard.code")
+    filename: str
+    media_type: str
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    uploaded_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    uploaded_at: dt.datetime = Field(default_factory=utcnow)

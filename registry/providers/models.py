@@ -74,3 +74,18 @@ class ProviderIdentifier(SQLModel, table=True):
     established_at: dt.datetime = Field(default_factory=utcnow)
     # Scope of a "local" identifier: the agency that assigned it.
     agency_id: int | None = Field(default=None, foreign_key="agency.id")
+
+
+class IdentifierChallenge(SQLModel, table=True):
+    """A random text the provider publishes or signs to prove it controls a claimed identifier."""
+
+    __tablename__ = "identifier_challenge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identifier_id: int = Field(foreign_key="provider_identifier.id", index=True)
+    # Not a secret: the provider publishes it; single use and a short life keep it from being replayed.
+    challenge: str = Field(unique=True)
+    issued_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+    used_at: dt.datetime | None = None

@@ -182,7 +182,7 @@ def add_identifier(
     except InvalidIdentifier as error:
         errors.add("scheme" if "scheme" in str(error) and "unknown" in str(error) else "value", str(error))
     errors.raise_if_any()
-    holder = _overlapping_holder(session, scheme, normalised, start, end)
+    holder = established_holder(session, scheme, normalised, start, end)
     if holder is not None:
         raise ValidationFailed(
             {
@@ -206,12 +206,25 @@ def add_identifier(
     return identifier
 
 
-def _overlapping_holder(
-    session: Session, scheme: str, normalised: str, start: dt.date | None, end: dt.date | None
+def established_holder(
+    session: Session,
+    scheme: str,
+    normalised: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    other_than: int | None = None,
 ) -> ProviderIdentifier | None:
+    """An established identifier with this value for an overlapping period.
+
+    Unproven claims never block: anyone may claim an identifier, only its real holder can prove it.
+    """
     query = select(ProviderIdentifier).where(
-        ProviderIdentifier.scheme == scheme, ProviderIdentifier.normalised == normalised
+        ProviderIdentifier.scheme == scheme,
+        ProviderIdentifier.normalised == normalised,
+        col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
     )
+    if other_than is not None:
+        query = query.where(col(ProviderIdentifier.id) != other_than)
     if end is not None:
         query = query.where(
             or_(col(ProviderIdentifier.valid_from).is_(None), col(ProviderIdentifier.valid_from) <= end)

@@ -271,3 +271,8 @@ def result_snapshot(session: Session, result: QAResult) -> dict[str, Any]:
         for p in programmes(session, result.id or 0)
     ]
     return data
+
+
+def covering_agencies(session: Session, provider_id: int) -> set[int]:
+    """Agencies with a standing (not withdrawn) result for this provider: the ones that review it."""
+    return {result.agency_id for result in results_for_provider(session, provider_id) if result.withdrawn_at is None}

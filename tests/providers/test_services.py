@@ -76,6 +76,16 @@ class TestIdentifiers:
         )
         assert later.normalised == "taken.example"
 
+    def test_an_unproven_claim_does_not_block_the_real_holder(self, session: Session) -> None:
+        claimant = f.provider(
+            session, identifiers=[{"scheme": "domain", "value": "contested.example", "origin": "claimed"}]
+        )
+        holder = f.provider(session, identifiers=[{"scheme": "domain", "value": "contested.example"}])
+        assert claimant.id != holder.id
+        with pytest.raises(ValidationFailed) as error:
+            providers.add_identifier(session, claimant, scheme="domain", value="contested.example", actor=ACTOR)
+        assert f"belongs to provider {holder.id}" in error.value.errors["value"]
+
     def test_validity_must_not_end_before_it_starts(self, session: Session) -> None:
         provider = f.provider(session, identifiers=[])
         with pytest.raises(ValidationFailed) as error:

@@ -1,0 +1,57 @@
+"""Entries a provider requests for itself: invisible to verifiers until an agency or operator confirms them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from registry.accounts.models import RoleMembership
+from registry.accounts.roles import agency_ids, is_operator
+from registry.audit.services import Actor, record_event, snapshot
+from registry.errors import Conflict, PermissionDenied
+from registry.providers.models import Provider
+from registry.providers.services import ProviderInput, create_provider
+from registry.timeutil import utcnow
+from registry.trust import timeline
+
+
+def request_entry(session: Session, data: ProviderInput, actor: Actor) -> Provider:
+    """Record a provider's own request; its identifiers are claims until the provider proves them."""
+    claimed = [{**identifier, "origin": "claimed"} for identifier in data.identifiers]
+    provider = create_provider(session, dataclasses.replace(data, identifiers=claimed), actor, confirmed=False)
+    record_event(session, actor, "provider.request", provider)
+    return provider
+
+
+def pending_requests(session: Session) -> list[Provider]:
+    return list(session.exec(select(Provider).where(col(Provider.confirmed).is_(False)).order_by(col(Provider.id))))
+
+
+def confirm_entry(
+    session: Session,
+    provider: Provider,
+    *,
+    roles: Sequence[RoleMembership],
+    actor: Actor,
+    expected_version: int,
+) -> Provider:
+    """An operator or an agency editor vouches for the entry; from now on verifiers can see it."""
+    if not (is_operator(roles) or agency_ids(roles, "agency editor")):
+        raise PermissionDenied("Only an operator or an agency editor can confirm a provider's own entry.")
+    if provider.version != expected_version:
+        raise Conflict(
+            f"This provider was changed by someone else (version {provider.version}, you saw "
+            f"version {expected_version}). Reload it and confirm again."
+        )
+    if provider.confirmed:
+        raise Conflict(f"Provider {provider.id} is confirmed already.")
+    before = snapshot(provider)
+    provider.confirmed = True
+    provider.version += 1
+    provider.updated_at = utcnow()
+    session.add(provider)
+    record_event(session, actor, "provider.confirm", provider, before=before)
+    timeline.refresh(session, [provider.id or 0])
+    return provider

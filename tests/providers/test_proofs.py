@@ -1,0 +1,348 @@
+"""Proof of control of claimed identifiers, checked against a real local HTTPS server."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import ssl
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import base58
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from joserfc import jws
+from joserfc.jwk import ECKey, OKPKey
+from litestar.testing import TestClient
+from sqlmodel import Session, select
+
+from registry.audit.models import AuditEvent
+from registry.errors import Conflict, ValidationFailed
+from registry.providers import dids, fetch, proofs
+from registry.providers.models import IdentifierChallenge, Provider, ProviderIdentifier
+from registry.providers.services import add_identifier
+from registry.settings import Settings
+from tests import factories as f
+from tests.https_server import LocalHTTPS, local_https
+
+SIGNING = jws.JWSRegistry(algorithms=["EdDSA", "Ed25519", "ES256"])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHTTPS]:
+    with local_https(tmp_path_factory.mktemp("https")) as running:
+        yield running
+
+
+@pytest.fixture
+def fetching(settings: Settings, server: LocalHTTPS) -> Settings:
+    server.routes.clear()
+    server.requests.clear()
+    return dataclasses.replace(
+        settings, allow_private_fetch=True, fetch_ca_bundle=str(server.ca_file), fetch_https_port=server.port
+    )
+
+
+@pytest.fixture
+def provider(session: Session) -> Provider:
+    made = f.provider(session, identifiers=[])
+    f.result(session, f.agency(session), [made], valid_from="2020-01-01", valid_to="2099-12-31")
+    return made
+
+
+def claim(session: Session, provider: Provider, scheme: str, value: str) -> ProviderIdentifier:
+    return add_identifier(session, provider, scheme=scheme, value=value, actor=f.TEST, origin="claimed")
+
+
+def ed25519_did_key() -> tuple[OKPKey, str]:
+    key = OKPKey.generate_key("Ed25519")
+    raw = key.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)  # type: ignore[union-attr]
+    return key, "did:key:z" + base58.b58encode(dids.ED25519_PUB + raw).decode()
+
+
+def p256_did_key() -> tuple[ECKey, str]:
+    key = ECKey.generate_key("P-256")
+    point = key.public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)  # type: ignore[union-attr]
+    return key, "did:key:z" + base58.b58encode(dids.P256_PUB + point).decode()
+
+
+def sign(text: str, key: OKPKey | ECKey, alg: str = "EdDSA") -> str:
+    """Wallets still sign Ed25519 as "EdDSA", which joserfc warns about; that is what we must accept."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return jws.serialize_compact({"alg": alg}, text, key, registry=SIGNING)
+
+
+def issue(session: Session, identifier: ProviderIdentifier, settings: Settings) -> IdentifierChallenge:
+    return proofs.issue_challenge(session, identifier, actor=f.TEST, settings=settings)
+
+
+def verify(
+    session: Session, challenge: IdentifierChallenge, settings: Settings, signature: str | None = None
+) -> ProviderIdentifier:
+    return proofs.verify_proof(session, challenge.id or 0, actor=f.TEST, settings=settings, signature=signature)
+
+
+class TestDidKey:
+    def test_known_did_key_vector_resolves_offline(self) -> None:
+        # From the did:key method specification's Ed25519 test vectors.
+        jwk = dids.did_key_jwk("did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp")
+        assert jwk == {"kty": "OKP", "crv": "Ed25519", "x": "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"}
+
+    def test_ed25519_signature_proves_the_identifier(
+        self, session: Session, provider: Provider, settings: Settings
+    ) -> None:
+        key, did = ed25519_did_key()
+        identifier = claim(session, provider, "did", did)
+        challenge = issue(session, identifier, settings)
+        proven = verify(session, challenge, settings, sign(challenge.challenge, key))
+        assert proven.origin == "proven"
+        assert challenge.used_at is not None
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "identifier.prove")).one()
+        assert (event.before or {})["origin"] == "claimed" and (event.after or {})["origin"] == "proven"
+
+    def test_p256_signature_proves_the_identifier(
+        self, session: Session, provider: Provider, settings: Settings
+    ) -> None:
+        key, did = p256_did_key()
+        identifier = claim(session, provider, "did", did)
+        challenge = issue(session, identifier, settings)
+        assert verify(session, challenge, settings, sign(challenge.challenge, key, "ES256")).origin == "proven"
+
+    def test_signature_by_another_key_is_refused(
+        self, session: Session, provider: Provider, settings: Settings
+    ) -> None:
+        _, did = ed25519_did_key()
+        other, _ = ed25519_did_key()
+        identifier = claim(session, provider, "did", did)
+        challenge = issue(session, identifier, settings)
+        with pytest.raises(ValidationFailed, match="not a JWS of this challenge"):
+            verify(session, challenge, settings, sign(challenge.challenge, other))
+        assert identifier.origin == "claimed" and challenge.used_at is None
+
+    def test_signature_over_other_text_is_refused(
+        self, session: Session, provider: Provider, settings: Settings
+    ) -> None:
+        key, did = ed25519_did_key()
+        identifier = claim(session, provider, "did", did)
+        challenge = issue(session, identifier, settings)
+        with pytest.raises(ValidationFailed, match="not a JWS of this challenge"):
+            verify(session, challenge, settings, sign(challenge.challenge + "x", key))
+        with pytest.raises(ValidationFailed, match="compact JWS"):
+            verify(session, challenge, settings, None)
+
+    def test_challenge_is_single_use(self, session: Session, provider: Provider, settings: Settings) -> None:
+        key, did = ed25519_did_key()
+        identifier = claim(session, provider, "did", did)
+        challenge = issue(session, identifier, settings)
+        token = sign(challenge.challenge, key)
+        verify(session, challenge, settings, token)
+        with pytest.raises(Conflict, match="used already"):
+            verify(session, challenge, settings, token)
+
+    def test_expired_challenge_is_refused(self, session: Session, provider: Provider, settings: Settings) -> None:
+        key, did = ed25519_did_key()
+        identifier = claim(session, provider, "did", did)
+        challenge = issue(session, identifier, dataclasses.replace(settings, proof_challenge_minutes=5))
+        assert challenge.expires_at - challenge.created_at == dt.timedelta(minutes=5)
+        challenge.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        session.add(challenge)
+        session.flush()
+        with pytest.raises(ValidationFailed, match="expired"):
+            verify(session, challenge, settings, sign(challenge.challenge, key))
+        assert identifier.origin == "claimed"
+
+    def test_only_claimed_and_provable_identifiers_get_challenges(
+        self, session: Session, provider: Provider, settings: Settings
+    ) -> None:
+        established = add_identifier(session, provider, scheme="did", value="did:web:agency-set.example", actor=f.TEST)
+        with pytest.raises(Conflict, match="already established"):
+            issue(session, established, settings)
+        deqar = claim(session, provider, "deqar", "DEQARINST0999")
+        with pytest.raises(ValidationFailed, match="can be proven"):
+            issue(session, deqar, settings)
+
+
+class TestDidWeb:
+    def did(self, server: LocalHTTPS, path: str = "") -> str:
+        return f"did:web:127.0.0.1%3A{server.port}{path}"
+
+    def document(self, did: str, method: dict[str, object]) -> str:
+        return json.dumps({"id": did, "verificationMethod": [{"id": f"{did}#key-1", "controller": did, **method}]})
+
+    def test_jwk_in_well_known_document(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        key = ECKey.generate_key("P-256")
+        did = self.did(server)
+        server.serve("/.well-known/did.json", self.document(did, {"publicKeyJwk": key.as_dict(private=False)}))
+        challenge = issue(session, claim(session, provider, "did", did), fetching)
+        assert verify(session, challenge, fetching, sign(challenge.challenge, key, "ES256")).origin == "proven"
+        assert server.requests == ["/.well-known/did.json"]
+
+    def test_multibase_key_in_path_document(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        key, did_key = ed25519_did_key()
+        did = self.did(server, ":issuers:main")
+        server.serve(
+            "/issuers/main/did.json", self.document(did, {"publicKeyMultibase": did_key.removeprefix("did:key:")})
+        )
+        challenge = issue(session, claim(session, provider, "did", did), fetching)
+        assert verify(session, challenge, fetching, sign(challenge.challenge, key, "Ed25519")).origin == "proven"
+
+    def test_key_not_in_the_document_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        listed, intruder = ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
+        did = self.did(server)
+        server.serve("/.well-known/did.json", self.document(did, {"publicKeyJwk": listed.as_dict(private=False)}))
+        challenge = issue(session, claim(session, provider, "did", did), fetching)
+        with pytest.raises(ValidationFailed, match="not a JWS of this challenge"):
+            verify(session, challenge, fetching, sign(challenge.challenge, intruder, "ES256"))
+
+    def test_document_for_another_did_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        key = ECKey.generate_key("P-256")
+        did = self.did(server)
+        server.serve(
+            "/.well-known/did.json",
+            self.document("did:web:elsewhere.example", {"publicKeyJwk": key.as_dict(private=False)}),
+        )
+        challenge = issue(session, claim(session, provider, "did", did), fetching)
+        with pytest.raises(ValidationFailed, match="document's id"):
+            verify(session, challenge, fetching, sign(challenge.challenge, key, "ES256"))
+
+
+class TestWellKnown:
+    def test_url_identifier_proven_by_the_published_challenge(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "url", f"{server.origin}/issuer")
+        challenge = issue(session, identifier, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge + "\n")
+        assert verify(session, challenge, fetching).origin == "proven"
+
+    def test_domain_identifier_proven_by_the_published_challenge(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "domain", "127.0.0.1")
+        challenge = issue(session, identifier, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge)
+        assert verify(session, challenge, fetching).origin == "proven"
+
+    def test_an_identifier_another_provider_holds_cannot_be_proven(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "url", f"{server.origin}/held")
+        f.provider(session, identifiers=[{"scheme": "url", "value": f"{server.origin}/held"}])
+        challenge = issue(session, identifier, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge)
+        with pytest.raises(Conflict, match="already established for provider"):
+            verify(session, challenge, fetching)
+        assert identifier.origin == "claimed"
+
+    def test_wrong_challenge_text_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "url", f"{server.origin}/issuer")
+        old = issue(session, identifier, fetching)
+        challenge = issue(session, identifier, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, old.challenge)
+        with pytest.raises(ValidationFailed, match="does not contain the challenge"):
+            verify(session, challenge, fetching)
+        assert identifier.origin == "claimed"
+
+    def test_oversize_body_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "url", f"{server.origin}/issuer")
+        challenge = issue(session, identifier, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge + " " * 70_000)
+        with pytest.raises(ValidationFailed, match="larger than"):
+            verify(session, challenge, fetching)
+        # A server that does not announce the length is cut off while reading.
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge + " " * 70_000, send_length=False)
+        with pytest.raises(ValidationFailed, match="larger than"):
+            verify(session, challenge, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge, send_length=False)
+        assert verify(session, challenge, fetching).origin == "proven"
+
+    def test_redirect_to_another_host_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "url", f"{server.origin}/issuer")
+        challenge = issue(session, identifier, fetching)
+        server.serve("/elsewhere.txt", challenge.challenge)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, "", 302, Location=f"https://localhost:{server.port}/elsewhere.txt")
+        with pytest.raises(ValidationFailed, match="redirects to another host"):
+            verify(session, challenge, fetching)
+        assert "/elsewhere.txt" not in server.requests
+
+    def test_redirect_on_the_same_host_is_followed(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "url", f"{server.origin}/issuer")
+        challenge = issue(session, identifier, fetching)
+        server.serve("/moved.txt", challenge.challenge)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, "", 301, Location="/moved.txt")
+        assert verify(session, challenge, fetching).origin == "proven"
+
+    def test_missing_file_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        challenge = issue(session, claim(session, provider, "url", f"{server.origin}/issuer"), fetching)
+        with pytest.raises(ValidationFailed, match="HTTP 404"):
+            verify(session, challenge, fetching)
+
+    def test_private_address_refused_unless_allowed(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        identifier = claim(session, provider, "url", f"{server.origin}/issuer")
+        challenge = issue(session, identifier, fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge)
+        with pytest.raises(ValidationFailed, match="not a public address"):
+            verify(session, challenge, dataclasses.replace(fetching, allow_private_fetch=False))
+        assert server.requests == []
+        assert verify(session, challenge, fetching).origin == "proven"
+
+    def test_the_address_actually_reached_is_checked_too(self, fetching: Settings, server: LocalHTTPS) -> None:
+        # Guards against a name that resolved to a public address a moment earlier (DNS rebinding).
+        server.serve("/x", "x")
+        context = ssl.create_default_context(cafile=str(server.ca_file))
+        with httpx.Client(verify=context) as client, client.stream("GET", f"{server.origin}/x") as response:
+            fetch._check_peer(response, fetching)
+            with pytest.raises(fetch.FetchFailed, match="127.0.0.1, which is not a public address"):
+                fetch._check_peer(response, dataclasses.replace(fetching, allow_private_fetch=False))
+
+    def test_untrusted_certificate_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS, tmp_path: Path
+    ) -> None:
+        import trustme
+
+        other_ca = tmp_path / "other-ca.pem"
+        trustme.CA().cert_pem.write_to_path(str(other_ca))
+        challenge = issue(session, claim(session, provider, "url", f"{server.origin}/issuer"), fetching)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge)
+        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+            verify(session, challenge, dataclasses.replace(fetching, fetch_ca_bundle=str(other_ca)))
+
+
+class TestTrustApi:
+    def test_identifier_resolves_only_after_the_proof(
+        self, session: Session, provider: Provider, settings: Settings, client: TestClient
+    ) -> None:
+        key, did = ed25519_did_key()
+        identifier = claim(session, provider, "did", did)
+        challenge = issue(session, identifier, settings)
+        session.commit()
+        before = client.get("/api/v1/trust", params={"identifier": did}).json()
+        assert (before["status"], before["trusted"]) == ("unknown", False)
+        verify(session, challenge, settings, sign(challenge.challenge, key))
+        session.commit()
+        after = client.get("/api/v1/trust", params={"identifier": did}).json()
+        assert (after["status"], after["provider"]["id"]) == ("trusted", provider.id)

@@ -7,6 +7,7 @@ from typing import Any
 
 import swagger_ui_bundle
 from litestar import Litestar, Response, get
+from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -21,10 +22,15 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from registry import migrations
+from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
+from registry.agencies.views import AgencyPages
 from registry.db import get_engine
+from registry.deadlines.views import DashboardPage
 from registry.errors import RegistryError
 from registry.providers.api import ProviderController
-from registry.providers.views import PublicProviderPages
+from registry.providers.views import PublicProviderPages, StaffProviderPages
+from registry.qa.views import ResultPages
+from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
 from registry.trust.api import TrustController, jwks
 from registry.trust.models import SigningKey
@@ -91,6 +97,26 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
     def _template_globals(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals["settings"] = settings
 
+    secret = settings.resolved_secret_key()
+    sessions = RegistrySessionConfig(
+        key=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        # Machine routes never read a browser session; skipping them spares the store a lookup per verdict.
+        exclude=["/api/", "/.well-known/", "/static/", "/healthz", "/readyz", "/schema"],
+    )
+    csrf = CSRFConfig(
+        secret=secret,
+        cookie_name="registry_csrf",
+        cookie_secure=settings.secure_cookies,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        # The machine API authenticates with tokens, not cookies, so cross-site forgery does not apply.
+        exclude=["/api/"],
+    )
+
     return Litestar(
         route_handlers=[
             healthz,
@@ -100,6 +126,13 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             TrustController,
             ProviderController,
             PublicProviderPages,
+            StaffProviderPages,
+            ResultPages,
+            AgencyPages,
+            UserAdminPages,
+            DashboardPage,
+            SignInPages,
+            AccountPages,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
             create_static_files_router(
                 path="/static/swagger",
@@ -141,6 +174,9 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                 )
             ],
         ),
-        state=State({"settings": settings}),
+        middleware=[sessions.middleware],
+        stores={"sessions": DatabaseSessionStore(database)},
+        csrf_config=csrf,
+        state=State({"settings": settings, "database": database}),
         debug=settings.debug,
     )

@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from registry.accounts.models import RoleMembership, User
+from registry.accounts.models import RoleMembership, User, WebSession
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.assessments.models import SelfAssessment, SelfAssessmentEntry
 from registry.audit.models import AuditEvent
@@ -49,5 +49,6 @@ __all__ = [
     "SigningKey",
     "TrustTimeline",
     "User",
+    "WebSession",
     "metadata",
 ]

@@ -36,7 +36,19 @@ class Settings:
     verdict_max_age: int = 300
     verdict_lifetime: int = 86400
     debug: bool = False
+    # Web sign-in: failed attempts before an account locks, and for how long.
+    login_lock_attempts: int = 5
+    login_lock_minutes: int = 15
+    session_max_age: int = 8 * 3600
+    # OpenID Connect sign-in; off unless an issuer is set.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -62,6 +74,12 @@ class Settings:
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),
             verdict_lifetime=int(env.get("REGISTRY_VERDICT_LIFETIME", "86400")),
             debug=_bool(env.get("REGISTRY_DEBUG", "false")),
+            login_lock_attempts=int(env.get("REGISTRY_LOGIN_LOCK_ATTEMPTS", "5")),
+            login_lock_minutes=int(env.get("REGISTRY_LOGIN_LOCK_MINUTES", "15")),
+            session_max_age=int(env.get("REGISTRY_SESSION_MAX_AGE", str(8 * 3600))),
+            oidc_issuer=env.get("REGISTRY_OIDC_ISSUER", "").rstrip("/"),
+            oidc_client_id=env.get("REGISTRY_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=env.get("REGISTRY_OIDC_CLIENT_SECRET", ""),
         )
 
     def resolved_secret_key(self) -> str:

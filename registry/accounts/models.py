@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from registry.timeutil import utcnow
@@ -29,3 +30,13 @@ class RoleMembership(SQLModel, table=True):
     role: str
     agency_id: int | None = Field(default=None, foreign_key="agency.id")
     provider_id: int | None = Field(default=None, foreign_key="provider.id")
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser's server-side session; in the database so every worker shares it."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True, max_length=128)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at: dt.datetime | None = Field(default=None, index=True)

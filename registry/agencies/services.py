@@ -12,6 +12,7 @@ from registry.agencies.models import Agency, AgencyRegistration
 from registry.audit.services import Actor, record_event
 from registry.errors import FieldErrors, NotFound
 from registry.reference.models import Country
+from registry.trust import timeline
 from registry.vocabulary import ACTIVITY_TYPES
 
 
@@ -88,6 +89,7 @@ def add_registration(
     session.add(registration)
     session.flush()
     record_event(session, actor, "agency.registration", registration)
+    timeline.refresh_agency(session, agency.id or 0)
     return registration
 
 

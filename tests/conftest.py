@@ -119,10 +119,11 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(scope="session")
 def password_hash() -> str:
-    from registry.accounts.services import hash_password
+    from argon2 import PasswordHasher
 
-    # Hashed once: argon2id is slow on purpose, and every web test signs someone in.
-    return hash_password(PASSWORD)
+    # argon2id is slow on purpose and every web test signs someone in: tests use cheap parameters,
+    # which verification reads from the hash itself.
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ def create_user(
     actor: Actor,
     agency_id: int | None = None,
     provider_id: int | None = None,
+    oidc_subject: str | None = None,
 ) -> User:
     errors = FieldErrors()
     clean_email = (errors.text("email", email, max_length=320) or "").lower()
@@ -61,11 +62,15 @@ def create_user(
         errors.add("agency_id", "an agency role names an existing agency")
     if role == "provider staff" and (provider_id is None or session.get(Provider, provider_id) is None):
         errors.add("provider_id", "provider staff belong to an existing provider")
+    subject = (oidc_subject or "").strip() or None
+    if subject and session.exec(select(User).where(User.oidc_subject == subject)).first():
+        errors.add("oidc_subject", "another account already has this OpenID Connect subject")
     errors.raise_if_any()
     user = User(
         email=clean_email,
         display_name=name or clean_email,
         password_hash=hash_password(password) if password else None,
+        oidc_subject=subject,
     )
     session.add(user)
     session.flush()
@@ -76,7 +81,13 @@ def create_user(
         actor,
         "user.create",
         user,
-        after={"email": user.email, "role": role, "agency_id": agency_id, "provider_id": provider_id},
+        after={
+            "email": user.email,
+            "role": role,
+            "agency_id": agency_id,
+            "provider_id": provider_id,
+            "oidc_subject": subject,
+        },
     )
     return user
 
@@ -191,4 +202,33 @@ def unlock(session: Session, user: User, *, actor: Actor) -> User:
     user.locked_until = None
     session.add(user)
     record_event(session, actor, "user.unlock", user, before=before, after=_account_view(user))
+    return user
+
+
+def user_for_oidc(session: Session, *, subject: str, email: str | None, email_verified: bool) -> User | None:
+    """The account an OpenID Connect identity maps to: by subject, or once by verified e-mail.
+
+    Operators map identities by creating the account with its role and either the subject or the
+    e-mail; a first sign-in by e-mail binds the subject, so a later e-mail change at the provider
+    does not move the identity to another account.
+    """
+    user = session.exec(select(User).where(User.oidc_subject == subject)).first()
+    if user is None and email and email_verified:
+        user = session.exec(
+            select(User).where(User.email == email.strip().lower(), col(User.oidc_subject).is_(None))
+        ).first()
+        if user is not None:
+            before = _account_view(user)
+            user.oidc_subject = subject
+            session.add(user)
+            record_event(
+                session,
+                Actor("oidc"),
+                "user.oidc_bind",
+                user,
+                before=before,
+                after={**_account_view(user), "oidc_subject": subject},
+            )
+    if user is None or not user.is_active or is_locked(user):
+        return None
     return user

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, get, post
+from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
+from registry.accounts import oidc
 from registry.accounts import services as accounts
 from registry.accounts.guards import operator_only, principal_of, signed_in
 from registry.agencies.services import list_agencies
-from registry.errors import ValidationFailed
+from registry.errors import NotFound, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
 from registry.sessions import rotate_session_id
 from registry.settings import Settings
@@ -69,6 +71,56 @@ class SignInPages(Controller):
             )
         await start_session(request, outcome.user.id or 0, outcome.user.display_name)
         return see_other(_safe_next(text(data, "next")))
+
+    @get("/signin/oidc")
+    async def oidc_begin(self, request: Request[Any, Any, Any], settings: Settings, next: str = "/staff") -> Redirect:
+        if not settings.oidc_issuer:
+            raise NotFound("OpenID Connect sign-in is not configured here.")
+        url, pending = await anyio.to_thread.run_sync(oidc.begin, settings)
+        request.set_session({"oidc": {**pending, "next": _safe_next(next)}})
+        return Redirect(url, status_code=303)
+
+    @get("/signin/oidc/callback")
+    async def oidc_callback(
+        self,
+        request: Request[Any, Any, Any],
+        db: Database,
+        settings: Settings,
+        code: str = "",
+        # "state" is a reserved handler argument in Litestar; the query parameter is read under another name.
+        returned_state: Annotated[str, Parameter(query="state")] = "",
+        error: str = "",
+    ) -> Template | Redirect:
+        if not settings.oidc_issuer:
+            raise NotFound("OpenID Connect sign-in is not configured here.")
+        pending = dict(request.session.get("oidc") or {})
+
+        def _refuse(message: str) -> Template:
+            context = {"values": {}, "errors": {"form": message}, "next": "/staff", "oidc": True}
+            return Template("accounts/signin.html", context=context, status_code=400)
+
+        if error:
+            return _refuse(f"The identity provider did not sign you in ({error}).")
+        try:
+            identity = await anyio.to_thread.run_sync(
+                lambda: oidc.complete(settings, pending, code=code, state=returned_state)
+            )
+        except oidc.OIDCError as failure:
+            request.logger.warning("OpenID Connect sign-in refused: %s", failure)
+            return _refuse("The sign-in with your organisation's account could not be verified. Try again.")
+
+        def _account() -> tuple[int, str] | None:
+            with db.write() as session:
+                user = accounts.user_for_oidc(
+                    session, subject=identity.subject, email=identity.email, email_verified=identity.email_verified
+                )
+                return (user.id or 0, user.display_name) if user else None
+
+        account = await anyio.to_thread.run_sync(_account)
+        if account is None:
+            return _refuse("Your organisation's account is not registered here, or it is disabled. Ask an operator.")
+        await start_session(request, *account)
+        return see_other(pending.get("next") or "/staff")
 
     @post("/signout")
     async def signout(self, request: Request[Any, Any, Any]) -> Redirect:
@@ -150,6 +202,7 @@ class UserAdminPages(Controller):
                     role=text(data, "role"),
                     agency_id=_int_or_none(text(data, "agency_id")),
                     provider_id=_int_or_none(text(data, "provider_id")),
+                    oidc_subject=text(data, "oidc_subject") or None,
                     actor=principal.actor,
                 )
         except ValidationFailed as error:

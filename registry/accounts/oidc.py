@@ -85,7 +85,8 @@ def complete(settings: Settings, pending: dict[str, str], *, code: str, state: s
     if not id_token:
         raise OIDCError("the provider returned no ID token")
     try:
-        decoded = jwt.decode(id_token, KeySet.import_key_set(keys), algorithms=["RS256", "ES256", "PS256", "EdDSA"])
+        key_set = KeySet.import_key_set(keys)  # type: ignore[arg-type]
+        decoded = jwt.decode(id_token, key_set, algorithms=["RS256", "ES256", "PS256", "EdDSA"])
         jwt.JWTClaimsRegistry(
             leeway=CLOCK_SKEW_SECONDS,
             iss={"essential": True, "value": settings.oidc_issuer},

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from registry.accounts.models import RoleMembership, User
 from registry.agencies.models import Agency
 from registry.audit.services import Actor, record_event
-from registry.errors import FieldErrors, NotFound
+from registry.errors import FieldErrors, NotFound, ValidationFailed
 from registry.providers.models import Provider
 from registry.timeutil import utcnow
 from registry.vocabulary import ROLES
@@ -46,7 +46,6 @@ def create_user(
     actor: Actor,
     agency_id: int | None = None,
     provider_id: int | None = None,
-    oidc_subject: str | None = None,
 ) -> User:
     errors = FieldErrors()
     clean_email = (errors.text("email", email, max_length=320) or "").lower()
@@ -62,15 +61,11 @@ def create_user(
         errors.add("agency_id", "an agency role names an existing agency")
     if role == "provider staff" and (provider_id is None or session.get(Provider, provider_id) is None):
         errors.add("provider_id", "provider staff belong to an existing provider")
-    subject = (oidc_subject or "").strip() or None
-    if subject and session.exec(select(User).where(User.oidc_subject == subject)).first():
-        errors.add("oidc_subject", "another account already has this OpenID Connect subject")
     errors.raise_if_any()
     user = User(
         email=clean_email,
         display_name=name or clean_email,
         password_hash=hash_password(password) if password else None,
-        oidc_subject=subject,
     )
     session.add(user)
     session.flush()
@@ -81,13 +76,7 @@ def create_user(
         actor,
         "user.create",
         user,
-        after={
-            "email": user.email,
-            "role": role,
-            "agency_id": agency_id,
-            "provider_id": provider_id,
-            "oidc_subject": subject,
-        },
+        after={"email": user.email, "role": role, "agency_id": agency_id, "provider_id": provider_id},
     )
     return user
 
@@ -202,6 +191,26 @@ def unlock(session: Session, user: User, *, actor: Actor) -> User:
     user.locked_until = None
     session.add(user)
     record_event(session, actor, "user.unlock", user, before=before, after=_account_view(user))
+    return user
+
+
+def map_oidc_subject(session: Session, user: User, subject: str, *, actor: Actor) -> User:
+    """Operators tie an account to a person's OpenID Connect subject (sub)."""
+    clean = subject.strip()
+    holder = session.exec(select(User).where(User.oidc_subject == clean)).first()
+    if holder is not None and holder.id != user.id:
+        raise ValidationFailed({"oidc_subject": "another account already has this OpenID Connect subject"})
+    before = {**_account_view(user), "oidc_subject": user.oidc_subject}
+    user.oidc_subject = clean or None
+    session.add(user)
+    record_event(
+        session,
+        actor,
+        "user.oidc_map",
+        user,
+        before=before,
+        after={**_account_view(user), "oidc_subject": user.oidc_subject},
+    )
     return user
 
 

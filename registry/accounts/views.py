@@ -194,7 +194,7 @@ class UserAdminPages(Controller):
         principal = principal_of(request)
         try:
             with db.write() as session:
-                accounts.create_user(
+                user = accounts.create_user(
                     session,
                     email=text(data, "email"),
                     display_name=text(data, "display_name"),
@@ -202,9 +202,10 @@ class UserAdminPages(Controller):
                     role=text(data, "role"),
                     agency_id=_int_or_none(text(data, "agency_id")),
                     provider_id=_int_or_none(text(data, "provider_id")),
-                    oidc_subject=text(data, "oidc_subject") or None,
                     actor=principal.actor,
                 )
+                if text(data, "oidc_subject"):
+                    accounts.map_oidc_subject(session, user, text(data, "oidc_subject"), actor=principal.actor)
         except ValidationFailed as error:
             safe = {k: v for k, v in data.items() if k != "password"}
             return form_page("accounts/user_new.html", self._form_context(db), safe, error)

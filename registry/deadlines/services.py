@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency
@@ -64,8 +64,8 @@ def agency_dashboard(session: Session, agency_ids: set[int] | None, day: dt.date
         select(AuditEvent)
         .where(
             or_(
-                (AuditEvent.entity_type == "qa_result") & col(AuditEvent.entity_id).in_(result_ids),
-                (AuditEvent.entity_type == "provider") & col(AuditEvent.entity_id).in_(covered),
+                and_(col(AuditEvent.entity_type) == "qa_result", col(AuditEvent.entity_id).in_(result_ids)),
+                and_(col(AuditEvent.entity_type) == "provider", col(AuditEvent.entity_id).in_(covered)),
             )
         )
         .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())

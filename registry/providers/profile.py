@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency
@@ -235,11 +235,15 @@ def provider_history(session: Session, provider_id: int, limit: int = 50) -> lis
         select(AuditEvent)
         .where(
             or_(
-                (AuditEvent.entity_type == "provider") & (AuditEvent.entity_id == provider_id),
-                (AuditEvent.entity_type == "qa_result") & col(AuditEvent.entity_id).in_(result_ids),
-                (AuditEvent.entity_type == "provider_identifier") & col(AuditEvent.entity_id).in_(identifier_ids),
-                (AuditEvent.entity_type == "provider_suspension") & col(AuditEvent.entity_id).in_(suspension_ids),
-                (AuditEvent.entity_type == "provider_relation") & col(AuditEvent.entity_id).in_(relation_ids),
+                and_(col(AuditEvent.entity_type) == "provider", col(AuditEvent.entity_id) == provider_id),
+                and_(col(AuditEvent.entity_type) == "qa_result", col(AuditEvent.entity_id).in_(result_ids)),
+                and_(
+                    col(AuditEvent.entity_type) == "provider_identifier", col(AuditEvent.entity_id).in_(identifier_ids)
+                ),
+                and_(
+                    col(AuditEvent.entity_type) == "provider_suspension", col(AuditEvent.entity_id).in_(suspension_ids)
+                ),
+                and_(col(AuditEvent.entity_type) == "provider_relation", col(AuditEvent.entity_id).in_(relation_ids)),
             )
         )
         .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())

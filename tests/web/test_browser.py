@@ -118,3 +118,16 @@ def test_signing_out_and_anonymous_visitors_are_sent_to_sign_in(page: Page) -> N
     expect(page).to_have_url(re.compile(r"/signin\?next=/staff$"))
     sign_in(page, "reviewer@dac.example", "wrong-password")
     expect(page.get_by_role("alert")).to_contain_text("The e-mail address or the password is wrong.")
+
+
+def test_provider_search_filters_and_pages_through_results(page: Page) -> None:
+    sign_in(page, "reviewer@dac.example")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Find providers").click()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text("Page 1 of 2")
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text("Page 2 of 2")
+    page.get_by_label("Type").select_option("MOOC platform")
+    page.get_by_role("button", name="Search").click()
+    types = page.locator("tbody tr td:nth-child(3)").all_text_contents()
+    assert types and set(types) == {"MOOC platform"}

@@ -10,6 +10,7 @@ import anyio
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
+from litestar.types import Empty
 from sqlalchemy import delete
 from sqlmodel import select
 
@@ -97,6 +98,17 @@ class DatabaseSessionStore(Store):
 
 class RotatingSessionBackend(ServerSideSessionBackend):
     """Litestar keeps a session's id for its whole life; after rotate_session_id() a new one is issued."""
+
+    async def store_in_message(
+        self, scope_session: Any, message: Any, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        # Litestar would store an empty session for every anonymous visitor: a row and a cookie per
+        # request to the public pages. An empty session is stored nowhere; an emptied one is deleted.
+        if scope_session is not Empty and not scope_session:
+            if not connection.cookies.get(self.config.key) or connection.cookies.get(self.config.key) == "null":
+                return
+            scope_session = Empty
+        await super().store_in_message(scope_session, message, connection)
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         fresh = connection.scope.get("state", {}).get(_NEW_ID)

@@ -161,3 +161,13 @@ class TestSecureCookies:
             response = sign_in(client, world.emails["operator"])
         cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("registry_session="))
         assert "Secure" in cookie
+
+
+class TestAnonymousVisitors:
+    def test_public_pages_create_no_session(self, client: TestClient, session: Session) -> None:
+        before = len(session.exec(select(WebSession)).all())
+        response = client.get("/providers/", headers=HTML)
+        assert response.status_code == 200
+        assert not any(h.startswith("registry_session=") for h in response.headers.get_list("set-cookie"))
+        session.expire_all()
+        assert len(session.exec(select(WebSession)).all()) == before

@@ -46,6 +46,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/providers/{p}/suspend",
             f"/staff/providers/{q}/results/new",
             f"/staff/results/{r}/withdraw",
+            f"/staff/results/{r}/edit",
             f"/staff/results/{r}/revoke",
             "/staff/agencies/",
             "/staff/agencies/new",

@@ -7,14 +7,15 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from registry.accounts.guards import EDITOR, ensure_can_change_result, principal_of, recordable_agencies, requires
 from registry.agencies.services import list_agencies
-from registry.errors import FieldErrors, ValidationFailed
+from registry.errors import Conflict, FieldErrors, ValidationFailed
 from registry.forms import FormData, codes, form_page, lines, see_other, text, values
 from registry.providers.services import display_name, get_provider
 from registry.qa import services
+from registry.qa.models import QAResult, QAResultContributingAgency
 from registry.qa.services import ProgrammeInput, ResultInput
 from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, EQF_LEVELS, STATUSES
 from registry.web import Database
@@ -151,18 +152,9 @@ class ResultPages(Controller):
             "providers": [(pid, display_name(session, pid)) for pid in provider_ids],
         }
 
-    @get("/results/{result_id:int}/{action:str}", sync_to_thread=True)
-    def change_form(self, request: Request[Any, Any, Any], db: Database, result_id: int, action: str) -> Template:
-        template = _template_for(action)
-        with db.read() as session:
-            context = self._result_context(session, request, result_id)
-        return Template(template, context={**context, "values": {}, "errors": {}})
-
-    @post("/results/{result_id:int}/{action:str}", sync_to_thread=True)
-    def change(
-        self, request: Request[Any, Any, Any], db: Database, result_id: int, action: str, data: FormData
+    def _result_form(
+        self, request: Request[Any, Any, Any], db: Database, result_id: int, action: str, data: dict[str, Any]
     ) -> Template | Redirect:
-        template = _template_for(action)
         actor = principal_of(request).actor
         try:
             with db.write() as session:
@@ -176,11 +168,124 @@ class ResultPages(Controller):
         except ValidationFailed as error:
             with db.read() as session:
                 context = self._result_context(session, request, result_id)
-            return form_page(template, context, data, error)
+            return form_page(f"qa/{action}.html", context, data, error)
+        return see_other(f"/staff/providers/{context['provider_id']}")
+
+    @get("/results/{result_id:int}/withdraw", sync_to_thread=True)
+    def withdraw_form(self, request: Request[Any, Any, Any], db: Database, result_id: int) -> Template:
+        with db.read() as session:
+            context = self._result_context(session, request, result_id)
+        return Template("qa/withdraw.html", context={**context, "values": {}, "errors": {}})
+
+    @post("/results/{result_id:int}/withdraw", sync_to_thread=True)
+    def withdraw(
+        self, request: Request[Any, Any, Any], db: Database, result_id: int, data: FormData
+    ) -> Template | Redirect:
+        return self._result_form(request, db, result_id, "withdraw", data)
+
+    @get("/results/{result_id:int}/revoke", sync_to_thread=True)
+    def revoke_form(self, request: Request[Any, Any, Any], db: Database, result_id: int) -> Template:
+        with db.read() as session:
+            context = self._result_context(session, request, result_id)
+        return Template("qa/revoke.html", context={**context, "values": {}, "errors": {}})
+
+    @post("/results/{result_id:int}/revoke", sync_to_thread=True)
+    def revoke(
+        self, request: Request[Any, Any, Any], db: Database, result_id: int, data: FormData
+    ) -> Template | Redirect:
+        return self._result_form(request, db, result_id, "revoke", data)
+
+    def _edit_context(self, session: Session, request: Request[Any, Any, Any], result_id: int) -> dict[str, Any]:
+        own = self._result_context(session, request, result_id)
+        return {**self._context(session, request, own["provider_id"]), **own, "result_id": result_id}
+
+    @get("/results/{result_id:int}/edit", sync_to_thread=True)
+    def edit_form(self, request: Request[Any, Any, Any], db: Database, result_id: int) -> Template:
+        with db.read() as session:
+            context = self._edit_context(session, request, result_id)
+            current = form_values(session, context["result"])
+        return Template("qa/result_form.html", context={**context, "values": current, "errors": {}})
+
+    @post("/results/{result_id:int}/edit", sync_to_thread=True)
+    def edit(
+        self, request: Request[Any, Any, Any], db: Database, result_id: int, data: FormData
+    ) -> Template | Redirect:
+        principal = principal_of(request)
+        try:
+            with db.write() as session:
+                context = self._edit_context(session, request, result_id)
+                result = context["result"]
+                version = int(text(data, "version")) if text(data, "version").isdigit() else 0
+                services.update_result(
+                    session, result, result_input(context["provider_id"], data), principal.actor, version
+                )
+        except Conflict as error:
+            # Show what the other person changed next to what was typed, and offer to save over the new version.
+            with db.read() as session:
+                context = self._edit_context(session, request, result_id)
+                current = form_values(session, context["result"])
+            typed = {key: data.get(key, "") for key in current if key != "version"}
+            differences = [
+                (key, current[key], typed[key]) for key in typed if _comparable(current[key]) != _comparable(typed[key])
+            ]
+            return Template(
+                "qa/result_form.html",
+                context={
+                    **context,
+                    "values": {**typed, "version": current["version"]},
+                    "errors": {"form": error.detail},
+                    "conflict": differences,
+                },
+                status_code=409,
+            )
+        except ValidationFailed as error:
+            with db.read() as session:
+                context = self._edit_context(session, request, result_id)
+            return form_page("qa/result_form.html", context, data, _programme_errors(error))
         return see_other(f"/staff/providers/{context['provider_id']}")
 
 
-def _template_for(action: str) -> str:
-    if action not in ("withdraw", "revoke"):
-        raise ValidationFailed({"action": f"{action!r} is not one of: withdraw, revoke"})
-    return f"qa/{action}.html"
+def _comparable(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted(str(item) for item in value)
+    return str(value or "").strip().replace("\r\n", "\n")
+
+
+def form_values(session: Session, result: QAResult) -> dict[str, Any]:
+    """A stored result as the form's fields, so an edit starts from what is recorded."""
+    provider_ids = services.provider_ids(session, result.id or 0)
+    contributing = session.exec(
+        select(QAResultContributingAgency.agency_id).where(QAResultContributingAgency.result_id == result.id)
+    )
+    lines_ = [
+        " | ".join(
+            [
+                p.name,
+                p.identifier or "",
+                str(p.eqf_level or ""),
+                f"{p.ects:g}" if p.ects is not None else "",
+                p.isced_field or "",
+                "full" if p.full_degree else "partial",
+            ]
+        )
+        for p in services.programmes(session, result.id or 0)
+    ]
+    return {
+        "agency_id": str(result.agency_id),
+        "activity_type": result.activity_type,
+        "status": result.status,
+        "decision": result.decision,
+        "valid_from": result.valid_from.isoformat(),
+        "valid_to": result.valid_to.isoformat(),
+        "conditions_due": result.conditions_due.isoformat() if result.conditions_due else "",
+        "local_id": result.local_id or "",
+        "other_provider_ids": ", ".join(str(pid) for pid in provider_ids[1:]),
+        "contributing_agency_ids": [str(agency) for agency in contributing],
+        "limit_eqf_levels": [str(level) for level in result.limit_eqf_levels],
+        "limit_fields": ", ".join(result.limit_fields),
+        "limit_jurisdictions": ", ".join(result.limit_jurisdictions),
+        "programmes": "\n".join(lines_),
+        "report_links": "\n".join(result.report_links),
+        "summary": result.summary or "",
+        "version": result.version,
+    }

@@ -79,6 +79,12 @@ ROUTES = [
         ("operator", "editor_b"),
     ),
     Route(
+        "edit a result",
+        lambda w: f"/staff/results/{w.result_r}/edit",
+        lambda w: {**_result_form(lambda w: w.agency_a)(w), "decision": "negative", "version": "1"},
+        ("operator", "editor_a"),
+    ),
+    Route(
         "withdraw a result",
         lambda w: f"/staff/results/{w.result_r}/withdraw",
         lambda w: {"reason": "entered twice"},

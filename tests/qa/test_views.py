@@ -85,3 +85,51 @@ class TestRecordResult:
         assert response.status_code == 303
         assert _verdict(client, identifier) == "expired"
         assert _verdict(client, identifier, at=_day(-20)) == "trusted"
+
+
+class TestEditResult:
+    def test_the_form_starts_from_the_record_and_an_edit_changes_the_verdict(
+        self, client: TestClient, world: World
+    ) -> None:
+        sign_in(client, world.emails["editor_a"])
+        form = client.get(f"/staff/results/{world.result_r}/edit").text
+        assert re.search(r'<option value="positive" selected', form)
+        values = {
+            "agency_id": str(world.agency_a),
+            "activity_type": "institutional",
+            "status": "voluntary",
+            "decision": "positive with conditions or restrictions",
+            "valid_from": _day(-365),
+            "valid_to": _day(90),
+            "conditions_due": _day(30),
+            "version": re.search(r'name="version" value="(\d+)"', form).group(1),  # type: ignore[union-attr]
+        }
+        assert post_form(client, f"/staff/results/{world.result_r}/edit", values).status_code == 303
+        assert _verdict(client, "did:web:alpha-test.example") == "trusted_with_conditions"
+
+    def test_a_stale_edit_is_a_conflict_showing_both_versions(
+        self,
+        app,
+        client: TestClient,
+        world: World,
+        session: Session,  # type: ignore[no-untyped-def]
+    ) -> None:
+        base = {
+            "agency_id": str(world.agency_a),
+            "activity_type": "institutional",
+            "status": "voluntary",
+            "valid_from": _day(-365),
+            "valid_to": _day(90),
+            "version": "1",
+        }
+        with TestClient(app, base_url="http://registry.test") as operator:
+            sign_in(operator, world.emails["operator"])
+            first = post_form(operator, f"/staff/results/{world.result_r}/edit", {**base, "decision": "negative"})
+            assert first.status_code == 303
+        sign_in(client, world.emails["editor_a"])
+        stale = post_form(client, f"/staff/results/{world.result_r}/edit", {**base, "decision": "not applicable"})
+        assert stale.status_code == 409
+        assert "changed by someone else" in stale.text
+        assert re.search(r"<th scope=\"row\">decision</th><td>negative</td><td>not applicable</td>", stale.text)
+        assert _verdict(client, "did:web:alpha-test.example") == "not_trusted"
+        assert 'name="version" value="2"' in stale.text

@@ -212,7 +212,9 @@ class UserAdminPages(Controller):
         return see_other("/staff/users/")
 
     @post("/{user_id:int}/{action:str}", sync_to_thread=True)
-    def change(self, request: Request[Any, Any, Any], db: Database, user_id: int, action: str) -> Redirect:
+    def change(
+        self, request: Request[Any, Any, Any], db: Database, user_id: int, action: str, data: FormData
+    ) -> Redirect:
         principal = principal_of(request)
         with db.write() as session:
             user = accounts.get_user(session, user_id)
@@ -224,8 +226,10 @@ class UserAdminPages(Controller):
                 accounts.set_active(session, user, active=True, actor=principal.actor)
             elif action == "unlock":
                 accounts.unlock(session, user, actor=principal.actor)
+            elif action == "subject":
+                accounts.map_oidc_subject(session, user, text(data, "oidc_subject"), actor=principal.actor)
             else:
-                raise ValidationFailed({"action": f"{action!r} is not one of: disable, enable, unlock"})
+                raise ValidationFailed({"action": f"{action!r} is not one of: disable, enable, unlock, subject"})
         return see_other("/staff/users/")
 
 

@@ -132,6 +132,12 @@ ROUTES = [
         ("operator",),
     ),
     Route(
+        "map an OpenID subject to an account",
+        lambda w: f"/staff/users/{w.user_ids['editor_b']}/subject",
+        lambda w: {"oidc_subject": "bob-at-idp"},
+        ("operator",),
+    ),
+    Route(
         "unlock an account",
         lambda w: f"/staff/users/{w.user_ids['editor_b']}/unlock",
         lambda w: {},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
+import httpx
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
@@ -73,10 +74,22 @@ class SignInPages(Controller):
         return see_other(_safe_next(text(data, "next")))
 
     @get("/signin/oidc")
-    async def oidc_begin(self, request: Request[Any, Any, Any], settings: Settings, next: str = "/staff") -> Redirect:
+    async def oidc_begin(
+        self, request: Request[Any, Any, Any], settings: Settings, next: str = "/staff"
+    ) -> Template | Redirect:
         if not settings.oidc_issuer:
             raise NotFound("OpenID Connect sign-in is not configured here.")
-        url, pending = await anyio.to_thread.run_sync(oidc.begin, settings)
+        try:
+            url, pending = await anyio.to_thread.run_sync(oidc.begin, settings)
+        except (httpx.HTTPError, ValueError, KeyError, oidc.OIDCError) as failure:
+            request.logger.warning("OpenID provider unavailable: %s", failure)
+            context = {
+                "values": {},
+                "errors": {"form": "Your organisation's sign-in cannot be reached right now. Try again shortly."},
+                "next": _safe_next(next),
+                "oidc": True,
+            }
+            return Template("accounts/signin.html", context=context, status_code=503)
         request.set_session({"oidc": {**pending, "next": _safe_next(next)}})
         return Redirect(url, status_code=303)
 

@@ -212,7 +212,7 @@ class StaffProviderPages(Controller):
                     **context,
                     "detail": error.detail,
                     "current": current,
-                    "yours": {**_provider_fields(data)},
+                    "yours": _provider_fields(data),
                     "values": {**_provider_fields(data), "version": current["version"]},
                     "errors": {},
                     "since": since,

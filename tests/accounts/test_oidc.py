@@ -207,3 +207,15 @@ class TestIDTokenChecks:
             else:
                 with pytest.raises(oidc.OIDCError):
                     oidc.complete(settings, pending, code="c", state="st")
+
+
+class TestUnreachableProvider:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        # Nothing listens on port 9 (discard) on the test machine's loopback.
+        return dataclasses.replace(settings, oidc_issuer="http://127.0.0.1:9", oidc_client_id="x")
+
+    def test_sign_in_explains_instead_of_failing(self, client: TestClient) -> None:
+        response = client.get("/signin/oidc", follow_redirects=False)
+        assert response.status_code == 503
+        assert "cannot be reached right now" in response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from typing import Any
 
@@ -50,6 +51,7 @@ class DatabaseSessionStore(Store):
             row = session.get(WebSession, key) or WebSession(id=key, data=data)
             row.data = data
             row.expires_at = expires_at
+            row.user_id = _user_of(data)
             session.add(row)
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
@@ -94,6 +96,20 @@ class DatabaseSessionStore(Store):
         if expires_at is None:
             return None
         return int((_aware(expires_at) - utcnow()).total_seconds())
+
+
+def _user_of(data: bytes) -> int | None:
+    try:
+        user_id = json.loads(data).get("user_id")
+    except (ValueError, AttributeError):
+        return None
+    return user_id if isinstance(user_id, int) else None
+
+
+def end_user_sessions(database: Database, user_id: int) -> None:
+    """Sign a user out everywhere, e.g. after a password change (the current browser gets a new session)."""
+    with database.write() as session:
+        session.exec(delete(WebSession).where(WebSession.user_id == user_id))  # type: ignore[call-overload,arg-type]
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):

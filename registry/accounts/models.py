@@ -40,3 +40,5 @@ class WebSession(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=128)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     expires_at: dt.datetime | None = Field(default=None, index=True)
+    # Whose session it is, so a password change can end the user's other sessions.
+    user_id: int | None = Field(default=None, index=True)

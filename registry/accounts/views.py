@@ -16,7 +16,7 @@ from registry.accounts.guards import operator_only, principal_of, signed_in
 from registry.agencies.services import list_agencies
 from registry.errors import NotFound, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
-from registry.sessions import rotate_session_id
+from registry.sessions import end_user_sessions, rotate_session_id
 from registry.settings import Settings
 from registry.timeutil import utcnow
 from registry.vocabulary import ROLES
@@ -179,6 +179,8 @@ class AccountPages(Controller):
             await anyio.to_thread.run_sync(_change)
         except ValidationFailed as error:
             return form_page("accounts/password.html", {}, {}, error)
+        # Whoever else holds a session of this account (perhaps with the old password) is signed out.
+        await anyio.to_thread.run_sync(end_user_sessions, db, principal.user_id)
         await start_session(request, principal.user_id, principal.display_name)
         return see_other("/staff?changed=password")
 
@@ -243,6 +245,8 @@ class UserAdminPages(Controller):
                 accounts.map_oidc_subject(session, user, text(data, "oidc_subject"), actor=principal.actor)
             else:
                 raise ValidationFailed({"action": f"{action!r} is not one of: disable, enable, unlock, subject"})
+        if action == "disable":
+            end_user_sessions(db, user_id)
         return see_other("/staff/users/")
 
 

@@ -149,6 +149,36 @@ class TestPasswordChange:
         assert sign_in(client, world.emails["reviewer_a"], "a-new-password-1").status_code == 303
 
 
+class TestOtherSessions:
+    def test_a_password_change_signs_the_account_out_everywhere_else(
+        self,
+        app,
+        client: TestClient,
+        world: World,  # type: ignore[no-untyped-def]
+    ) -> None:
+        with TestClient(app, base_url="http://registry.test") as elsewhere:
+            sign_in(elsewhere, world.emails["staff_p"])
+            sign_in(client, world.emails["staff_p"])
+            new = {"current_password": PASSWORD, "new_password": "brand-new-pass", "repeat_password": "brand-new-pass"}
+            assert post_form(client, "/account/password", new).status_code == 303
+            assert client.get("/staff", headers=HTML, follow_redirects=False).status_code == 200
+            assert elsewhere.get("/staff", headers=HTML, follow_redirects=False).status_code == 303
+
+    def test_disabling_an_account_deletes_its_sessions(
+        self,
+        app,
+        client: TestClient,
+        world: World,
+        session: Session,  # type: ignore[no-untyped-def]
+    ) -> None:
+        sign_in(client, world.emails["editor_b"])
+        with TestClient(app, base_url="http://registry.test") as operator:
+            sign_in(operator, world.emails["operator"])
+            assert post_form(operator, f"/staff/users/{world.user_ids['editor_b']}/disable", {}).status_code == 303
+        session.expire_all()
+        assert not session.exec(select(WebSession).where(WebSession.user_id == world.user_ids["editor_b"])).all()
+
+
 class TestSecureCookies:
     @pytest.fixture
     def app(self, settings: Settings, connection: Connection):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from typing import Any
 
 import swagger_ui_bundle
 from litestar import Litestar, Response, get
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
@@ -22,12 +23,17 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from registry import migrations
+from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
+from registry.agencies.views import AgencyPages
 from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
+from registry.deadlines.views import DashboardPage
 from registry.errors import RegistryError
 from registry.providers.api import ProviderController
-from registry.providers.views import PublicProviderPages
+from registry.providers.views import PublicProviderPages, StaffProviderPages
+from registry.qa.views import ResultPages
 from registry.scheduler import build_scheduler
+from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
 from registry.trust.api import TrustController, TrustLookup, jwks
 from registry.trust.models import SigningKey
@@ -114,6 +120,26 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         if jobs is not None and jobs.running:
             jobs.shutdown(wait=False)
 
+    secret = settings.resolved_secret_key()
+    sessions = RegistrySessionConfig(
+        key=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        # Machine routes never read a browser session; skipping them spares the store a lookup per verdict.
+        exclude=["/api/", "/.well-known/", "/static/", "/healthz", "/readyz", "/schema"],
+    )
+    csrf = CSRFConfig(
+        secret=secret,
+        cookie_name="registry_csrf",
+        cookie_secure=settings.secure_cookies,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        # The machine API authenticates with tokens, not cookies, so cross-site forgery does not apply.
+        exclude=["/api/"],
+    )
+
     return Litestar(
         route_handlers=[
             healthz,
@@ -125,6 +151,13 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             ProviderStatusEvents,
             CalendarFeeds,
             PublicProviderPages,
+            StaffProviderPages,
+            ResultPages,
+            AgencyPages,
+            UserAdminPages,
+            DashboardPage,
+            SignInPages,
+            AccountPages,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
             create_static_files_router(
                 path="/static/swagger",
@@ -167,7 +200,10 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                 )
             ],
         ),
-        state=State({"settings": settings, "scheduler": jobs}),
+        middleware=[sessions.middleware],
+        stores={"sessions": DatabaseSessionStore(database)},
+        csrf_config=csrf,
+        state=State({"settings": settings, "database": database, "scheduler": jobs}),
         on_startup=[_first_signing_key, _start_jobs],
         on_shutdown=[_stop_jobs],
         debug=settings.debug,

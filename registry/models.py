@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from registry.accounts.models import ProviderInvitation, RoleMembership, User
+from registry.accounts.models import ProviderInvitation, RoleMembership, User, WebSession
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.assessments.models import EvidenceFile, SelfAssessment, SelfAssessmentEntry
 from registry.audit.models import AuditEvent
@@ -58,5 +58,6 @@ __all__ = [
     "SigningKey",
     "TrustTimeline",
     "User",
+    "WebSession",
     "metadata",
 ]

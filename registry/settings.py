@@ -61,7 +61,19 @@ class Settings:
     sweep_interval_minutes: int = 15
     # Off unless asked for: the app built in tests and on PostgreSQL must not start background jobs.
     scheduler_in_process: bool = False
+    # Web sign-in: failed attempts before an account locks, and for how long.
+    login_lock_attempts: int = 5
+    login_lock_minutes: int = 15
+    session_max_age: int = 8 * 3600
+    # OpenID Connect sign-in; off unless an issuer is set.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,6 +116,12 @@ class Settings:
             sweep_interval_minutes=int(env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15")),
             # The embedded default runs its scheduler inside `registry serve`; production runs `registry scheduler`.
             scheduler_in_process=_bool(env.get("REGISTRY_SCHEDULER_IN_PROCESS", "true" if embedded else "false")),
+            login_lock_attempts=int(env.get("REGISTRY_LOGIN_LOCK_ATTEMPTS", "5")),
+            login_lock_minutes=int(env.get("REGISTRY_LOGIN_LOCK_MINUTES", "15")),
+            session_max_age=int(env.get("REGISTRY_SESSION_MAX_AGE", str(8 * 3600))),
+            oidc_issuer=env.get("REGISTRY_OIDC_ISSUER", "").rstrip("/"),
+            oidc_client_id=env.get("REGISTRY_OIDC_CLIENT_ID", ""),
+            oidc_client_secret=env.get("REGISTRY_OIDC_CLIENT_SECRET", ""),
         )
 
     def resolved_secret_key(self) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
@@ -114,6 +115,9 @@ def validation_error_handler(request: Request[Any, Any, Any], error: ValidationE
 
 
 def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    if wants_html(request) and error.status_code == 401:
+        # A browser that is not signed in is sent to sign in, and back here afterwards.
+        return Redirect(f"/signin?next={quote(request.url.path)}", status_code=303)
     if wants_html(request):
         return _page(request, error.status_code, error.detail)
     slug = {404: "not-found", 405: "method-not-allowed", 403: "forbidden", 401: "unauthorized"}.get(

@@ -163,3 +163,42 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink(free_port())
     yield sink
     sink.stop()
+
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    from argon2 import PasswordHasher
+
+    # argon2id is slow on purpose and every web test signs someone in: tests use cheap parameters,
+    # which verification reads from the hash itself.
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+
+
+@pytest.fixture
+def world(session: Session, password_hash: str):  # type: ignore[no-untyped-def]
+    """Two agencies, two providers (one reviewed by agency A), one account per role."""
+    from tests.factories import build_world
+
+    return build_world(session, password_hash)
+
+
+def sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """Sign in through the real form, CSRF token included."""
+    client.get("/signin")
+    token = client.cookies.get("registry_csrf")
+    return client.post(
+        "/signin",
+        data={"email": email, "password": password, "next": "/staff", "_csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+def post_form(client, path: str, data: dict, **kwargs):  # type: ignore[no-untyped-def]
+    if client.cookies.get("registry_csrf") is None:
+        client.get("/signin")
+    return client.post(
+        path, data={**data, "_csrf_token": client.cookies.get("registry_csrf")}, follow_redirects=False, **kwargs
+    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
+from registry.accounts.models import User
+from registry.accounts.services import create_user
 from registry.agencies.models import Agency
 from registry.agencies.services import add_registration, create_agency
 from registry.audit.services import Actor
@@ -14,6 +17,7 @@ from registry.providers.models import Provider
 from registry.providers.services import ProviderInput, create_provider
 from registry.qa.models import QAResult
 from registry.qa.services import ProgrammeInput, ResultInput, record_result
+from registry.timeutil import today
 
 TEST = Actor("test")
 OBLIGATORY = "part of obligatory external QA system"
@@ -96,3 +100,80 @@ def did(provider_: Provider, session: Session) -> str:
 
 def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+SETUP = Actor("test")
+
+
+@dataclass
+class World:
+    agency_a: int
+    agency_b: int
+    provider_p: int
+    provider_q: int
+    result_r: int
+    emails: dict[str, str]
+    user_ids: dict[str, int]
+
+
+def build_world(session: Session, password_hash: str) -> World:
+    day = today()
+    agency_a = create_agency(session, name="Agency Alpha", acronym="AAA", country="DE", actor=SETUP)
+    agency_b = create_agency(session, name="Agency Beta", acronym="BBB", country="AT", actor=SETUP)
+    for agency in (agency_a, agency_b):
+        add_registration(session, agency, registered_from=day - dt.timedelta(days=3650), actor=SETUP)
+    p = create_provider(
+        session,
+        ProviderInput(
+            name="Alpha Test University",
+            country="DE",
+            provider_type="public HEI",
+            identifiers=[{"scheme": "did", "value": "did:web:alpha-test.example"}],
+        ),
+        SETUP,
+    )
+    q = create_provider(
+        session,
+        ProviderInput(
+            name="Quiet Test Academy",
+            country="AT",
+            provider_type="VET provider",
+            identifiers=[{"scheme": "did", "value": "did:web:quiet-test.example"}],
+        ),
+        SETUP,
+    )
+    result = record_result(
+        session,
+        ResultInput(
+            agency_id=agency_a.id or 0,
+            provider_ids=[p.id or 0],
+            activity_type="institutional",
+            status="voluntary",
+            decision="positive",
+            valid_from=day - dt.timedelta(days=365),
+            valid_to=day + dt.timedelta(days=90),
+        ),
+        SETUP,
+    )
+    specs = {
+        "operator": ("operator@test.example", "operator", {}),
+        "editor_a": ("editor@aaa.example", "agency editor", {"agency_id": agency_a.id}),
+        "reviewer_a": ("reviewer@aaa.example", "agency reviewer", {"agency_id": agency_a.id}),
+        "editor_b": ("editor@bbb.example", "agency editor", {"agency_id": agency_b.id}),
+        "staff_p": ("staff@alpha-test.example", "provider staff", {"provider_id": p.id}),
+    }
+    emails, ids = {}, {}
+    for key, (email, role, scope) in specs.items():
+        user = create_user(session, email=email, display_name=key, password=None, role=role, actor=SETUP, **scope)
+        user.password_hash = password_hash
+        session.add(user)
+        emails[key], ids[key] = email, user.id or 0
+    session.flush()
+    session.commit()
+    return World(agency_a.id or 0, agency_b.id or 0, p.id or 0, q.id or 0, result.id or 0, emails, ids)
+
+
+def user(session: Session, user_id: int) -> User:
+    found = session.get(User, user_id)
+    assert found is not None
+    return found

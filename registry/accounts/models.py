@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from registry.timeutil import utcnow
@@ -45,3 +46,15 @@ class ProviderInvitation(SQLModel, table=True):
     expires_at: dt.datetime
     used_at: dt.datetime | None = None
     user_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser's server-side session; in the database so every worker shares it."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True, max_length=128)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_at: dt.datetime | None = Field(default=None, index=True)
+    # Whose session it is, so a password change can end the user's other sessions.
+    user_id: int | None = Field(default=None, index=True)

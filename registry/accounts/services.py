@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry.accounts.models import RoleMembership, User
 from registry.agencies.models import Agency
 from registry.audit.services import Actor, record_event
-from registry.errors import FieldErrors
+from registry.errors import FieldErrors, NotFound, ValidationFailed
 from registry.providers.models import Provider
+from registry.timeutil import utcnow
 from registry.vocabulary import ROLES
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 MIN_PASSWORD_LENGTH = 10
+# Verified when the e-mail is unknown, so a miss costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("no-such-account-placeholder")
 
 
 def hash_password(password: str) -> str:
@@ -72,4 +78,166 @@ def create_user(
         user,
         after={"email": user.email, "role": role, "agency_id": agency_id, "provider_id": provider_id},
     )
+    return user
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def is_locked(user: User, now: dt.datetime | None = None) -> bool:
+    return user.locked_until is not None and _aware(user.locked_until) > (now or utcnow())
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """What a sign-in attempt came to; failures are committed too, so they count."""
+
+    user: User | None
+    message: str = ""
+    failed_logins: int = 0
+
+
+def authenticate(session: Session, email: str, password: str, *, lock_after: int, lock_minutes: int) -> SignInOutcome:
+    """Check a local password; repeated failures lock the account for a while."""
+    now = utcnow()
+    user = session.exec(select(User).where(User.email == (email or "").strip().lower())).first()
+    if user is None or not user.is_active:
+        verify_password(_DUMMY_HASH, password)
+        return SignInOutcome(None, "The e-mail address or the password is wrong.")
+    if is_locked(user, now):
+        return SignInOutcome(
+            None,
+            "This account is locked after repeated failed sign-ins. Try again later or ask an operator.",
+            user.failed_logins,
+        )
+    if verify_password(user.password_hash, password):
+        user.failed_logins = 0
+        user.locked_until = None
+        session.add(user)
+        return SignInOutcome(user)
+    user.failed_logins += 1
+    message = "The e-mail address or the password is wrong."
+    if user.failed_logins >= lock_after:
+        user.locked_until = now + dt.timedelta(minutes=lock_minutes)
+        record_event(session, SYSTEM_LOCK, "user.lock", user, after=_account_view(user))
+        message = "This account is locked after repeated failed sign-ins. Try again later or ask an operator."
+    session.add(user)
+    return SignInOutcome(None, message, user.failed_logins)
+
+
+SYSTEM_LOCK = Actor("sign-in")
+
+
+def _account_view(user: User) -> dict[str, object]:
+    # Audit snapshots of accounts never carry the password hash.
+    return {
+        "email": user.email,
+        "display_name": user.display_name,
+        "is_active": user.is_active,
+        "failed_logins": user.failed_logins,
+        "locked_until": user.locked_until.isoformat() if user.locked_until else None,
+    }
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no account with id {user_id}.")
+    return user
+
+
+def memberships(session: Session, user_id: int) -> list[RoleMembership]:
+    return list(session.exec(select(RoleMembership).where(RoleMembership.user_id == user_id)))
+
+
+def list_users(session: Session) -> list[tuple[User, list[RoleMembership]]]:
+    users = list(session.exec(select(User).order_by(col(User.email))))
+    roles: dict[int, list[RoleMembership]] = {}
+    for membership in session.exec(select(RoleMembership)):
+        roles.setdefault(membership.user_id, []).append(membership)
+    return [(user, roles.get(user.id or 0, [])) for user in users]
+
+
+def change_password(session: Session, user: User, *, current: str, new: str, repeat: str, actor: Actor) -> User:
+    errors = FieldErrors()
+    if not verify_password(user.password_hash, current):
+        errors.add("current_password", "this is not your current password")
+    if len(new or "") < MIN_PASSWORD_LENGTH:
+        errors.add("new_password", f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    elif new != repeat:
+        errors.add("repeat_password", "the two new passwords differ")
+    errors.raise_if_any()
+    before = _account_view(user)
+    user.password_hash = hash_password(new)
+    session.add(user)
+    record_event(session, actor, "user.password", user, before=before, after=_account_view(user))
+    return user
+
+
+def set_active(session: Session, user: User, *, active: bool, actor: Actor) -> User:
+    before = _account_view(user)
+    user.is_active = active
+    session.add(user)
+    record_event(
+        session, actor, "user.enable" if active else "user.disable", user, before=before, after=_account_view(user)
+    )
+    return user
+
+
+def unlock(session: Session, user: User, *, actor: Actor) -> User:
+    before = _account_view(user)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    record_event(session, actor, "user.unlock", user, before=before, after=_account_view(user))
+    return user
+
+
+def map_oidc_subject(session: Session, user: User, subject: str, *, actor: Actor) -> User:
+    """Operators tie an account to a person's OpenID Connect subject (sub)."""
+    clean = subject.strip()
+    holder = session.exec(select(User).where(User.oidc_subject == clean)).first()
+    if holder is not None and holder.id != user.id:
+        raise ValidationFailed({"oidc_subject": "another account already has this OpenID Connect subject"})
+    before = {**_account_view(user), "oidc_subject": user.oidc_subject}
+    user.oidc_subject = clean or None
+    session.add(user)
+    record_event(
+        session,
+        actor,
+        "user.oidc_map",
+        user,
+        before=before,
+        after={**_account_view(user), "oidc_subject": user.oidc_subject},
+    )
+    return user
+
+
+def user_for_oidc(session: Session, *, subject: str, email: str | None, email_verified: bool) -> User | None:
+    """The account an OpenID Connect identity maps to: by subject, or once by verified e-mail.
+
+    Operators map identities by creating the account with its role and either the subject or the
+    e-mail; a first sign-in by e-mail binds the subject, so a later e-mail change at the provider
+    does not move the identity to another account.
+    """
+    user = session.exec(select(User).where(User.oidc_subject == subject)).first()
+    if user is None and email and email_verified:
+        user = session.exec(
+            select(User).where(User.email == email.strip().lower(), col(User.oidc_subject).is_(None))
+        ).first()
+        if user is not None:
+            before = _account_view(user)
+            user.oidc_subject = subject
+            session.add(user)
+            record_event(
+                session,
+                Actor("oidc"),
+                "user.oidc_bind",
+                user,
+                before=before,
+                after={**_account_view(user), "oidc_subject": subject},
+            )
+    if user is None or not user.is_active or is_locked(user):
+        return None
     return user

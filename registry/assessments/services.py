@@ -17,6 +17,7 @@ from registry.accounts.models import User
 from registry.accounts.roles import agency_ids, is_operator, is_provider_staff, memberships
 from registry.assessments.models import EvidenceFile, SelfAssessment, SelfAssessmentEntry
 from registry.audit.services import Actor, record_event, snapshot
+from registry.deadlines import services as deadlines
 from registry.errors import Conflict, FieldErrors, NotFound, PermissionDenied, ValidationFailed
 from registry.providers.models import Provider
 from registry.qa.services import covering_agencies
@@ -293,6 +294,7 @@ def review(
     )
     # An accepted version is a verdict input (internal_qa); the timeline must see it now.
     timeline.refresh(session, [assessment.provider_id])
+    deadlines.sync_for_assessment(session, assessment.provider_id)
     return assessment
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency
+from registry.assessments.models import SelfAssessment
+from registry.audit.models import AuditEvent
 from registry.deadlines.models import ReviewDeadline
 from registry.errors import NotFound
 from registry.providers.models import Provider, ProviderIdentifier, ProviderName, ProviderRelation, ProviderSuspension
 from registry.providers.services import search_providers
 from registry.qa import services as qa
+from registry.qa.models import QAResultProvider
 from registry.settings import Settings
 from registry.trust.models import TrustTimeline
 from registry.trust.verdict import Policy, Scope, evaluate
@@ -183,3 +187,73 @@ def search_page(
             }
         )
     return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+def staff_profile(session: Session, provider_id: int, settings: Settings, day: dt.date) -> dict[str, Any]:
+    """The public entry plus what staff need: every identifier (claims too), self-assessments, history."""
+    profile = public_profile(session, provider_id, settings, day)
+    provider = session.get(Provider, provider_id)
+    identifiers = session.exec(
+        select(ProviderIdentifier)
+        .where(ProviderIdentifier.provider_id == provider_id)
+        .order_by(col(ProviderIdentifier.scheme))
+    ).all()
+    profile["identifiers"] = [
+        {
+            "scheme": i.scheme,
+            "value": i.value,
+            "normalised": i.normalised,
+            "valid_from": _iso(i.valid_from),
+            "valid_to": _iso(i.valid_to),
+            "origin": i.origin,
+            "resolves": i.origin in RESOLVING_ORIGINS,
+        }
+        for i in identifiers
+    ]
+    profile["version"] = provider.version if provider else None
+    profile["suspension_rows"] = session.exec(
+        select(ProviderSuspension)
+        .where(ProviderSuspension.provider_id == provider_id)
+        .order_by(col(ProviderSuspension.suspended_from))
+    ).all()
+    profile["self_assessments"] = session.exec(
+        select(SelfAssessment)
+        .where(SelfAssessment.provider_id == provider_id)
+        .order_by(col(SelfAssessment.version_number).desc())
+    ).all()
+    profile["history"] = provider_history(session, provider_id)
+    return profile
+
+
+def provider_history(session: Session, provider_id: int, limit: int = 50) -> list[AuditEvent]:
+    """Audit events about the provider and the records hanging off it, newest first."""
+    result_ids = select(QAResultProvider.result_id).where(QAResultProvider.provider_id == provider_id)
+    identifier_ids = select(ProviderIdentifier.id).where(ProviderIdentifier.provider_id == provider_id)
+    suspension_ids = select(ProviderSuspension.id).where(ProviderSuspension.provider_id == provider_id)
+    relation_ids = select(ProviderRelation.id).where(ProviderRelation.provider_id == provider_id)
+    query = (
+        select(AuditEvent)
+        .where(
+            or_(
+                and_(col(AuditEvent.entity_type) == "provider", col(AuditEvent.entity_id) == provider_id),
+                and_(col(AuditEvent.entity_type) == "qa_result", col(AuditEvent.entity_id).in_(result_ids)),
+                and_(
+                    col(AuditEvent.entity_type) == "provider_identifier", col(AuditEvent.entity_id).in_(identifier_ids)
+                ),
+                and_(
+                    col(AuditEvent.entity_type) == "provider_suspension", col(AuditEvent.entity_id).in_(suspension_ids)
+                ),
+                and_(col(AuditEvent.entity_type) == "provider_relation", col(AuditEvent.entity_id).in_(relation_ids)),
+            )
+        )
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
+    """The fields an audit event changed, as (field, before, after); every field when nothing came before."""
+    before, after = event.before or {}, event.after or {}
+    keys = sorted(set(before) | set(after))
+    return [(key, before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)]

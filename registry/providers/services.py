@@ -337,6 +337,13 @@ def current_name(session: Session, provider_id: int, kind: str = "official") -> 
     ).first()
 
 
+def display_name(session: Session, provider_id: int) -> str:
+    english = current_name(session, provider_id, "english")
+    official = current_name(session, provider_id, "official")
+    chosen = english or official
+    return chosen.name if chosen is not None else f"Provider {provider_id}"
+
+
 def search_providers(
     session: Session,
     *,

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get, post
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, FromQuery, Parameter
-from litestar.response import Template
+from litestar.response import Redirect, Template
+from sqlmodel import Session
 
-from registry.providers.profile import public_profile, search_page
+from registry.accounts.guards import (
+    EDITOR,
+    OPERATOR,
+    agency_staff,
+    ensure_can_edit_provider,
+    ensure_can_view_provider,
+    identifier_origin_for,
+    operator_only,
+    principal_of,
+    requires,
+    signed_in,
+)
+from registry.errors import Conflict, NotFound, ValidationFailed
+from registry.forms import FormData, form_page, see_other, text
+from registry.providers import services
+from registry.providers.identifiers import SCHEMES
+from registry.providers.models import ProviderSuspension
+from registry.providers.profile import changes, provider_history, public_profile, search_page, staff_profile
+from registry.settings import Settings
 from registry.timeutil import today
-from registry.web import DatabaseDep, SettingsDep
+from registry.vocabulary import PROVIDER_TYPES
+from registry.web import Database, DatabaseDep, SettingsDep
+
+VERDICT_STATUSES = (
+    "trusted",
+    "trusted_with_conditions",
+    "not_covered",
+    "expired",
+    "not_trusted",
+    "suspended",
+    "closed",
+)
 
 
 class PublicProviderPages(Controller):
@@ -46,3 +77,266 @@ class PublicProviderPages(Controller):
         with db.read() as session:
             profile = public_profile(session, provider_id, settings, today())
         return Template("providers/detail.html", context={"p": profile})
+
+
+def _provider_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": text(data, "name"),
+        "country": text(data, "country"),
+        "provider_type": text(data, "provider_type"),
+        "website": text(data, "website") or None,
+        "founded_on": text(data, "founded_on") or None,
+        "closed_on": text(data, "closed_on") or None,
+    }
+
+
+def _form_context() -> dict[str, Any]:
+    return {"provider_types": PROVIDER_TYPES, "schemes": tuple(SCHEMES)}
+
+
+class StaffProviderPages(Controller):
+    """Staff pages: search, the full provider page, and the provider forms."""
+
+    path = "/staff/providers"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/", sync_to_thread=True, guards=[agency_staff])
+    def index(
+        self,
+        db: Database,
+        q: str | None = None,
+        country: str | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
+    ) -> Template:
+        with db.read() as session:
+            found = search_page(
+                session,
+                q=q,
+                country=country or None,
+                provider_type=type or None,
+                status=status or None,
+                page=page,
+                per_page=25,
+            )
+        filters = {"q": q or "", "country": country or "", "type": type or "", "status": status or ""}
+        return Template(
+            "providers/staff_index.html",
+            context={
+                "found": found,
+                "filters": filters,
+                "provider_types": PROVIDER_TYPES,
+                "statuses": VERDICT_STATUSES,
+            },
+        )
+
+    @get("/new", sync_to_thread=False, guards=[requires(EDITOR)])
+    def new(self) -> Template:
+        return Template("providers/form.html", context={**_form_context(), "values": {}, "errors": {}})
+
+    @post("/", sync_to_thread=True, guards=[requires(EDITOR)])
+    def create(self, request: Request[Any, Any, Any], db: Database, data: FormData) -> Template | Redirect:
+        fields = _provider_fields(data)
+        identifier = {"scheme": text(data, "scheme"), "value": text(data, "value")}
+        try:
+            with db.write() as session:
+                provider = services.create_provider(
+                    session,
+                    services.ProviderInput(**fields, identifiers=[identifier] if identifier["value"] else []),
+                    principal_of(request).actor,
+                )
+        except ValidationFailed as error:
+            error.errors = {key.replace("identifiers[0].", ""): msg for key, msg in error.errors.items()}
+            return form_page("providers/form.html", _form_context(), data, error)
+        return see_other(f"/staff/providers/{provider.id}")
+
+    @get("/{provider_id:int}", sync_to_thread=True)
+    def detail(self, request: Request[Any, Any, Any], db: Database, settings: Settings, provider_id: int) -> Template:
+        principal = principal_of(request)
+        with db.read() as session:
+            ensure_can_view_provider(session, principal, provider_id)
+            profile = staff_profile(session, provider_id, settings, today())
+            may = {
+                "edit": _allowed(ensure_can_edit_provider, session, principal, provider_id),
+                "identifiers": _allowed(identifier_origin_for, session, principal, provider_id),
+                "results": principal.has(OPERATOR, EDITOR),
+                "suspend": principal.is_operator,
+            }
+        editable = {
+            r["id"]
+            for r in profile["results"]
+            if principal.is_operator or r["agency"]["id"] in principal.agency_ids(EDITOR)
+        }
+        return Template(
+            "providers/staff_detail.html",
+            context={"p": profile, "may": may, "editable_results": editable, "changes": changes},
+        )
+
+    @get("/{provider_id:int}/edit", sync_to_thread=True)
+    def edit_form(self, request: Request[Any, Any, Any], db: Database, provider_id: int) -> Template:
+        with db.read() as session:
+            ensure_can_edit_provider(session, principal_of(request), provider_id)
+            current = _current_values(session, provider_id)
+        return Template(
+            "providers/form.html",
+            context={**_form_context(), "values": current, "errors": {}, "provider_id": provider_id},
+        )
+
+    @post("/{provider_id:int}/edit", sync_to_thread=True)
+    def edit(
+        self, request: Request[Any, Any, Any], db: Database, provider_id: int, data: FormData
+    ) -> Template | Redirect:
+        principal = principal_of(request)
+        context = {**_form_context(), "provider_id": provider_id}
+        try:
+            with db.write() as session:
+                ensure_can_edit_provider(session, principal, provider_id)
+                provider = services.get_provider(session, provider_id)
+                services.update_provider(
+                    session, provider, _provider_fields(data), principal.actor, _int(text(data, "version"))
+                )
+        except Conflict as error:
+            with db.read() as session:
+                current = _current_values(session, provider_id)
+                since = [
+                    event
+                    for event in provider_history(session, provider_id)
+                    if event.entity_type == "provider"
+                    and (event.after or {}).get("version", 0) > _int(text(data, "version"))
+                ]
+            return Template(
+                "providers/conflict.html",
+                context={
+                    **context,
+                    "detail": error.detail,
+                    "current": current,
+                    "yours": _provider_fields(data),
+                    "values": {**_provider_fields(data), "version": current["version"]},
+                    "errors": {},
+                    "since": since,
+                    "changes": changes,
+                },
+                status_code=409,
+            )
+        except ValidationFailed as error:
+            return form_page("providers/form.html", context, data, error)
+        return see_other(f"/staff/providers/{provider_id}")
+
+    @get("/{provider_id:int}/identifiers", sync_to_thread=True)
+    def identifier_form(self, request: Request[Any, Any, Any], db: Database, provider_id: int) -> Template:
+        with db.read() as session:
+            origin = identifier_origin_for(session, principal_of(request), provider_id)
+            name = services.display_name(session, provider_id)
+        return Template(
+            "providers/identifier_form.html",
+            context={
+                **_form_context(),
+                "values": {},
+                "errors": {},
+                "provider_id": provider_id,
+                "name": name,
+                "origin": origin,
+            },
+        )
+
+    @post("/{provider_id:int}/identifiers", sync_to_thread=True)
+    def add_identifier(
+        self, request: Request[Any, Any, Any], db: Database, provider_id: int, data: FormData
+    ) -> Template | Redirect:
+        principal = principal_of(request)
+        origin = ""
+        try:
+            with db.write() as session:
+                origin = identifier_origin_for(session, principal, provider_id)
+                provider = services.get_provider(session, provider_id)
+                services.add_identifier(
+                    session,
+                    provider,
+                    scheme=text(data, "scheme"),
+                    value=text(data, "value"),
+                    valid_from=text(data, "valid_from") or None,
+                    valid_to=text(data, "valid_to") or None,
+                    origin=origin,
+                    actor=principal.actor,
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                name = services.display_name(session, provider_id)
+            context = {**_form_context(), "provider_id": provider_id, "name": name, "origin": origin}
+            return form_page("providers/identifier_form.html", context, data, error)
+        return see_other(f"/staff/providers/{provider_id}")
+
+    @get("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
+    def suspend_form(self, db: Database, provider_id: int) -> Template:
+        with db.read() as session:
+            name = services.display_name(session, services.get_provider(session, provider_id).id or 0)
+        return Template(
+            "providers/suspend.html", context={"values": {}, "errors": {}, "provider_id": provider_id, "name": name}
+        )
+
+    @post("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
+    def suspend(
+        self, request: Request[Any, Any, Any], db: Database, provider_id: int, data: FormData
+    ) -> Template | Redirect:
+        try:
+            with db.write() as session:
+                services.suspend(
+                    session,
+                    services.get_provider(session, provider_id),
+                    suspended_from=text(data, "suspended_from"),
+                    suspended_to=text(data, "suspended_to") or None,
+                    reason=text(data, "reason"),
+                    actor=principal_of(request).actor,
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                name = services.display_name(session, provider_id)
+            return form_page("providers/suspend.html", {"provider_id": provider_id, "name": name}, data, error)
+        return see_other(f"/staff/providers/{provider_id}")
+
+    @post("/{provider_id:int}/suspensions/{suspension_id:int}/end", sync_to_thread=True, guards=[operator_only])
+    def end_suspension(
+        self, request: Request[Any, Any, Any], db: Database, provider_id: int, suspension_id: int, data: FormData
+    ) -> Redirect:
+        with db.write() as session:
+            suspension = session.get(ProviderSuspension, suspension_id)
+            if suspension is None or suspension.provider_id != provider_id:
+                raise NotFound(f"Provider {provider_id} has no suspension {suspension_id}.")
+            services.end_suspension(
+                session,
+                suspension,
+                ends_on=text(data, "ends_on") or today().isoformat(),
+                actor=principal_of(request).actor,
+            )
+        return see_other(f"/staff/providers/{provider_id}")
+
+
+def _allowed(check: Any, *args: Any) -> bool:
+    try:
+        check(*args)
+    except PermissionDeniedException:
+        return False
+    return True
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
+def _current_values(session: Session, provider_id: int) -> dict[str, Any]:
+    provider = services.get_provider(session, provider_id)
+    official = services.current_name(session, provider_id, "official")
+    return {
+        "name": official.name if official else "",
+        "country": provider.country_iso2,
+        "provider_type": provider.provider_type,
+        "website": provider.website or "",
+        "founded_on": provider.founded_on.isoformat() if provider.founded_on else "",
+        "closed_on": provider.closed_on.isoformat() if provider.closed_on else "",
+        "version": provider.version,
+    }

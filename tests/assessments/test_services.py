@@ -13,6 +13,7 @@ from registry.accounts.services import create_user
 from registry.assessments import services as sa
 from registry.assessments.models import SelfAssessment
 from registry.audit.models import AuditEvent
+from registry.deadlines.models import ReviewDeadline
 from registry.errors import Conflict, PermissionDenied, ValidationFailed
 from registry.providers.models import Provider
 from registry.settings import Settings
@@ -200,6 +201,12 @@ class TestReview:
         assert timeline.document["internal_qa"]["accepted"] == [{"accepted_on": "2024-02-29", "next_due": "2027-02-28"}]
         after = client.get("/api/v1/trust", params={"identifier": "did:web:assessed.example"}).json()
         assert after["internal_qa"] == {"status": "accepted", "accepted_at": "2024-02-29", "next_due": "2027-02-28"}
+        renewal = session.exec(
+            select(ReviewDeadline).where(
+                ReviewDeadline.provider_id == provider.id, ReviewDeadline.assessment_id == assessment.id
+            )
+        ).one()
+        assert renewal.due_on == dt.date(2027, 2, 28)
 
     def test_cycle_years_come_from_the_settings(
         self, session: Session, provider: Provider, reviewer: User, settings: Settings

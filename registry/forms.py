@@ -1,0 +1,57 @@
+"""HTML form plumbing: reading url-encoded fields and re-rendering a form with its errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from registry.errors import RegistryError
+
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def text(data: dict[str, Any], key: str) -> str:
+    """One field's value; a field sent twice counts by its last value, a blank one is ''."""
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value).strip()
+
+
+def values(data: dict[str, Any], key: str) -> list[str]:
+    """Every value of a repeated field (checkboxes, multiple selects)."""
+    value = data.get(key, [])
+    items = value if isinstance(value, list) else [value]
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def lines(data: dict[str, Any], key: str) -> list[str]:
+    return [line.strip() for line in text(data, key).splitlines() if line.strip()]
+
+
+def codes(data: dict[str, Any], key: str) -> list[str]:
+    """A comma- or space-separated list, e.g. ISCED-F fields or country codes."""
+    return [part for part in text(data, key).replace(",", " ").split() if part]
+
+
+def form_page(
+    template: str, context: dict[str, Any], data: dict[str, Any], error: RegistryError | None = None
+) -> Template:
+    """The form again, with what was typed and each message next to its field."""
+    errors = dict(error.errors) if error else {}
+    if error and not errors:
+        errors["form"] = error.detail
+    shown = {key: (value if isinstance(value, list) else str(value)) for key, value in data.items()}
+    return Template(
+        template,
+        context={**context, "values": shown, "errors": errors},
+        status_code=400 if error and error.status_code < 500 else 200,
+    )
+
+
+def see_other(path: str) -> Redirect:
+    """After a successful POST, send the browser to a page it may reload safely."""
+    return Redirect(path, status_code=303)

@@ -1,0 +1,79 @@
+"""Every template is rendered by some page in this test, so none can break unnoticed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import TestClient
+from sqlalchemy import Connection
+
+from registry.app import TEMPLATES_DIR, create_app
+from registry.deadlines.services import KINDS
+from registry.settings import Settings
+from tests.conftest import post_form, sign_in
+from tests.factories import World
+
+HTML = {"accept": "text/html"}
+
+
+# Reminder e-mails are rendered by the mail renderer, each kind in tests/deadlines/test_templates.py.
+MAIL_TEMPLATES = {"deadlines/_mail.html", *(f"deadlines/{kind}.html" for kind in KINDS)}
+
+
+def _all_templates() -> set[str]:
+    return {str(path.relative_to(TEMPLATES_DIR)) for path in TEMPLATES_DIR.rglob("*.html")} - MAIL_TEMPLATES
+
+
+def test_every_template_renders(settings: Settings, connection: Connection, world: World) -> None:
+    app = create_app(settings, bind=connection)
+    environment = app.template_engine.engine  # type: ignore[union-attr]
+    loaded: set[str] = set()
+    original = environment.loader.get_source
+
+    def recording(env: Any, name: str) -> Any:
+        loaded.add(name)
+        return original(env, name)
+
+    environment.loader.get_source = recording
+    p, q, r, a = world.provider_p, world.provider_q, world.result_r, world.agency_a
+    with TestClient(app, base_url="http://registry.test") as client:
+        pages = ["/", "/providers/", f"/providers/{p}", "/signin", "/no-such-page"]
+        for path in pages:
+            assert client.get(path, headers=HTML).status_code in (200, 404), path
+        sign_in(client, world.emails["operator"])
+        staff = [
+            "/staff",
+            "/staff/providers/?q=alpha",
+            "/staff/providers/new",
+            f"/staff/providers/{p}",
+            f"/staff/providers/{p}/edit",
+            f"/staff/providers/{p}/identifiers",
+            f"/staff/providers/{p}/suspend",
+            f"/staff/providers/{q}/results/new",
+            f"/staff/results/{r}/withdraw",
+            f"/staff/results/{r}/edit",
+            f"/staff/results/{r}/revoke",
+            "/staff/agencies/",
+            "/staff/agencies/new",
+            f"/staff/agencies/{a}",
+            "/staff/users/",
+            "/staff/users/new",
+            "/account/password",
+        ]
+        for path in staff:
+            response = client.get(path, headers=HTML)
+            assert response.status_code == 200, (path, response.text[:500])
+        stale = {"name": "X", "country": "DE", "provider_type": "public HEI", "version": "0"}
+        assert post_form(client, f"/staff/providers/{p}/edit", stale, headers=HTML).status_code == 409
+        post_form(client, "/signout", {})
+        sign_in(client, world.emails["staff_p"])
+        assert client.get("/staff/agencies/", headers=HTML).status_code == 403
+        assert client.get("/staff/providers/?page=0", headers=HTML).status_code in (400, 403)
+    # The 500 page has no route that fails on purpose; render it directly.
+    environment.get_template("500.html").render(request=_BareRequest(), detail="x", status=500)
+    missing = _all_templates() - loaded
+    assert not missing, f"templates no test renders: {sorted(missing)}"
+
+
+class _BareRequest:
+    scope: dict[str, Any] = {}

@@ -1,0 +1,108 @@
+"""A real registry (uvicorn, a fresh migrated SQLite database with the demo data) and a real browser.
+
+Browser tests skip where /usr/bin/chromium is missing, except under REGISTRY_TEST_REQUIRE_ALL=1 (CI),
+where they fail. Playwright drives Debian's Chromium; it never downloads a browser of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REQUIRE_ALL = os.environ.get("REGISTRY_TEST_REQUIRE_ALL") == "1"
+
+
+def _free_port() -> int:
+    for port in range(8300, 8400):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8300-8399")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not os.access(CHROMIUM, os.X_OK):
+        if REQUIRE_ALL:
+            pytest.fail(f"browser tests are required here but {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is missing")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
+    var_dir: Path = tmp_path_factory.mktemp("live")
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "REGISTRY_VAR_DIR": str(var_dir),
+        "REGISTRY_DATABASE_URL": f"sqlite:///{var_dir / 'registry.db'}",
+        "REGISTRY_BASE_URL": base_url,
+        "REGISTRY_LOGIN_LOCK_ATTEMPTS": "3",
+    }
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "registry"), "setup"], env=env, check=True, capture_output=True)
+    log = open(var_dir / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "registry.asgi:app", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((var_dir / "server.log").read_text())
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    page.set_default_timeout(10000)
+    yield page
+    context.close()

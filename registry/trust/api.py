@@ -95,7 +95,7 @@ class TrustController(Controller):
         signed = _signed(request)
         with db.connect() as connection:
             payload = services.verdict(connection, query, settings, now)
-        tag = services.etag(payload)
+        tag = services.etag(payload, query.at_given)
         # A signed answer differs from the plain one, so the two never share a validator.
         tag = tag[:-1] + '-jwt"' if signed else tag
         headers = {
@@ -103,7 +103,8 @@ class TrustController(Controller):
             "Cache-Control": f"public, max-age={settings.verdict_max_age}",
             "Vary": "Accept",
         }
-        if tag in _if_none_match(request):
+        # If-None-Match compares weakly (RFC 9110): W/ prefixes do not matter.
+        if tag.removeprefix("W/") in _if_none_match(request):
             return Response(b"", status_code=304, headers=headers)
         if signed:
             token = trust_lookup.signer.sign(db.read, payload, settings.base_url, settings.verdict_lifetime)

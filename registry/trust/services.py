@@ -234,7 +234,14 @@ def _basis(entry: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in entry.items() if key != "counts_from"}
 
 
-def etag(payload: dict[str, Any]) -> str:
-    """A validator that changes with the verdict, not with the moment it was computed."""
+def etag(payload: dict[str, Any], at_given: bool = True) -> str:
+    """A validator that changes with the verdict, not with the moment it was computed.
+
+    Asked "as of now", the verdict is that of the day, so the validator is a weak one covering the
+    day: a cache revalidates it all day long instead of missing every second.
+    """
     stable = {key: value for key, value in payload.items() if key != "evaluated_at"}
-    return '"' + hashlib.blake2b(msgspec.json.encode(stable), digest_size=16).hexdigest() + '"'
+    if not at_given:
+        stable["at"] = stable["at"][:10]
+    digest = hashlib.blake2b(msgspec.json.encode(stable), digest_size=16).hexdigest()
+    return f'"{digest}"' if at_given else f'W/"{digest}"'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from joserfc import jws
@@ -84,6 +85,15 @@ class TestCaching:
         other = client.get("/api/v1/trust", params={**params, "at": "2019-01-01"}, headers={"If-None-Match": etag})
         assert other.status_code == 200
         assert other.headers["etag"] != etag
+
+    def test_a_verdict_as_of_now_keeps_its_validator_through_the_day(self, client: TestClient, trusted: str) -> None:
+        first = client.get("/api/v1/trust", params={"identifier": trusted})
+        assert first.headers["etag"].startswith('W/"')
+        time.sleep(1.1)
+        again = client.get(
+            "/api/v1/trust", params={"identifier": trusted}, headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert again.status_code == 304
 
 
 class TestSignedVerdicts:

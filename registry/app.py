@@ -27,8 +27,9 @@ from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
 from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
-from registry.deadlines.views import DashboardPage
+from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
+from registry.mail.views import OutboxPages
 from registry.providers.api import ProviderController
 from registry.providers.views import PublicProviderPages, StaffProviderPages
 from registry.qa.views import ResultPages
@@ -156,6 +157,9 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             AgencyPages,
             UserAdminPages,
             DashboardPage,
+            ChangesPage,
+            CalendarPages,
+            OutboxPages,
             SignInPages,
             AccountPages,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),

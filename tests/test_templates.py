@@ -6,10 +6,14 @@ from typing import Any
 
 from litestar.testing import TestClient
 from sqlalchemy import Connection
+from sqlmodel import Session
 
 from registry.app import TEMPLATES_DIR, create_app
+from registry.deadlines.models import ProviderStatusEvent
 from registry.deadlines.services import KINDS
+from registry.mail.models import OutboxMessage
 from registry.settings import Settings
+from registry.timeutil import today
 from tests.conftest import post_form, sign_in
 from tests.factories import World
 
@@ -36,6 +40,22 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
 
     environment.loader.get_source = recording
     p, q, r, a = world.provider_p, world.provider_q, world.result_r, world.agency_a
+    with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+        message = OutboxMessage(to="editor@aaa.example", subject="Reminder", text="Body")
+        session.add(message)
+        session.add(
+            ProviderStatusEvent(
+                provider_id=p,
+                occurred_on=today(),
+                kind="verdict_change",
+                from_status="trusted",
+                to_status="expired",
+                detail="ended",
+                dedupe_key="t",
+            )
+        )
+        session.commit()
+        message_id = message.id
     with TestClient(app, base_url="http://registry.test") as client:
         pages = ["/", "/providers/", f"/providers/{p}", "/signin", "/no-such-page"]
         for path in pages:
@@ -59,6 +79,10 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             "/staff/users/",
             "/staff/users/new",
             "/account/password",
+            "/staff/outbox/",
+            f"/staff/outbox/{message_id}",
+            "/staff/changes/",
+            "/staff/calendars/",
         ]
         for path in staff:
             response = client.get(path, headers=HTML)

@@ -54,6 +54,30 @@ def feed_for(
     return feed
 
 
+def existing_feeds(
+    session: Session, agency_ids: set[int], provider_ids: set[int]
+) -> list[tuple[str, str, CalendarFeed | None]]:
+    """(owner key, label, feed or None) for each agency and provider, without creating any feed."""
+    feeds = session.scalars(
+        select(CalendarFeed).where(
+            col(CalendarFeed.agency_id).in_(agency_ids) | col(CalendarFeed.provider_id).in_(provider_ids)
+        )
+    ).all()
+    by_agency = {f.agency_id: f for f in feeds if f.agency_id is not None}
+    by_provider = {f.provider_id: f for f in feeds if f.provider_id is not None}
+    rows: list[tuple[str, str, CalendarFeed | None]] = []
+    for agency_id in sorted(agency_ids):
+        agency = session.get(Agency, agency_id)
+        label = f"{agency.name} ({agency.acronym})" if agency else f"Agency {agency_id}"
+        rows.append((f"agency:{agency_id}", label, by_agency.get(agency_id)))
+    names = _provider_names(session, provider_ids)
+    for provider_id in sorted(provider_ids):
+        rows.append(
+            (f"provider:{provider_id}", names.get(provider_id, f"Provider {provider_id}"), by_provider.get(provider_id))
+        )
+    return rows
+
+
 def _token() -> str:
     return secrets.token_urlsafe(32)
 

@@ -284,3 +284,14 @@ def status_events(session: Session, provider_id: int, limit: int = 200) -> list[
             .limit(limit)
         )
     )
+
+
+def recent_status_events(session: Session, limit: int = 100) -> list[ProviderStatusEvent]:
+    """What passing deadlines did across the registry, newest first: the operators' change list."""
+    return list(
+        session.scalars(
+            select(ProviderStatusEvent)
+            .order_by(col(ProviderStatusEvent.occurred_on).desc(), col(ProviderStatusEvent.id).desc())
+            .limit(limit)
+        )
+    )

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get
-from litestar.response import Template
+from litestar import Controller, Request, get, post
+from litestar.exceptions import PermissionDeniedException
+from litestar.response import Redirect, Template
 
-from registry.accounts.guards import EDITOR, OPERATOR, REVIEWER, principal_of, signed_in
+from registry.accounts.guards import EDITOR, OPERATOR, REVIEWER, operator_only, principal_of, signed_in
+from registry.deadlines.calendar import existing_feeds, feed_for, feed_url
+from registry.deadlines.services import recent_status_events
 from registry.deadlines.worklist import agency_dashboard, provider_deadlines
+from registry.forms import FormData, see_other, text
 from registry.providers.services import display_name
 from registry.timeutil import today
-from registry.web import Database
+from registry.web import Database, DatabaseDep, SettingsDep
 
 
 class DashboardPage(Controller):
@@ -31,3 +35,60 @@ class DashboardPage(Controller):
                 context["own_providers"] = [(pid, display_name(session, pid)) for pid in principal.provider_ids()]
                 context["deadlines"] = provider_deadlines(session, principal.provider_ids(), today())
         return Template("dashboard.html", context=context)
+
+
+class ChangesPage(Controller):
+    """Operators see every verdict change and overdue condition that passing deadlines caused."""
+
+    path = "/staff/changes"
+    include_in_schema = False
+    guards = [operator_only]
+
+    @get("/", sync_to_thread=True)
+    def changes(self, db: DatabaseDep) -> Template:
+        with db.read() as session:
+            events = recent_status_events(session)
+            names = {pid: display_name(session, pid) for pid in {e.provider_id for e in events}}
+        return Template("deadlines/changes.html", context={"events": events, "names": names})
+
+
+class CalendarPages(Controller):
+    """Staff find (and can renew) the private calendar feeds of the agencies and providers they work for."""
+
+    path = "/staff/calendars"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/", sync_to_thread=True)
+    def index(self, request: Request[Any, Any, Any], db: DatabaseDep, settings: SettingsDep) -> Template:
+        principal = principal_of(request)
+        with db.read() as session:
+            feeds = existing_feeds(session, principal.agency_ids(), principal.provider_ids())
+            rows = [
+                {
+                    "owner": owner,
+                    "label": label,
+                    "url": feed_url(settings, feed) if feed is not None else None,
+                }
+                for owner, label, feed in feeds
+            ]
+        return Template("deadlines/calendars.html", context={"feeds": rows})
+
+    @post("/", sync_to_thread=True)
+    def issue(self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData) -> Redirect:
+        principal = principal_of(request)
+        kind, _, number = text(data, "owner").partition(":")
+        owner_id = int(number) if number.isdigit() else -1
+        allowed = (
+            principal.agency_ids() if kind == "agency" else principal.provider_ids() if kind == "provider" else set()
+        )
+        if owner_id not in allowed:
+            raise PermissionDeniedException("You can only manage the calendar feeds of your own agency or provider.")
+        with db.write() as session:
+            feed_for(
+                session,
+                agency_id=owner_id if kind == "agency" else None,
+                provider_id=owner_id if kind == "provider" else None,
+                regenerate=text(data, "regenerate") == "yes",
+            )
+        return see_other("/staff/calendars/")

@@ -11,6 +11,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
+from registry.audit.services import Actor, record_event
+from registry.errors import NotFound, ValidationFailed
 from registry.mail.models import OutboxMessage
 from registry.settings import PROJECT_ROOT
 from registry.timeutil import utcnow
@@ -85,3 +87,32 @@ def failing(session: Session, limit: int = 20) -> list[OutboxMessage]:
             .limit(limit)
         )
     )
+
+
+def recent(session: Session, limit: int = 50, offset: int = 0) -> list[OutboxMessage]:
+    """The outbox, newest first, as operators read it."""
+    return list(
+        session.scalars(select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit))
+    )
+
+
+def retry_now(session: Session, message_id: int, actor: Actor) -> OutboxMessage:
+    """Bring a queued message's next attempt forward to now; a sent one stays sent."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(f"There is no outbox message with id {message_id}.")
+    if message.status != "queued":
+        raise ValidationFailed({"message": "this message has been sent already"})
+    before = {"next_attempt_at": message.next_attempt_at.isoformat(), "last_error": message.last_error}
+    message.next_attempt_at = utcnow()
+    session.add(message)
+    # The body is not copied into the audit trail: the message row keeps it.
+    record_event(
+        session,
+        actor,
+        "outbox.retry",
+        message,
+        before=before,
+        after={"next_attempt_at": message.next_attempt_at.isoformat(), "last_error": message.last_error},
+    )
+    return message

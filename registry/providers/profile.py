@@ -12,6 +12,7 @@ from registry.agencies.models import Agency
 from registry.assessments.models import SelfAssessment
 from registry.audit.models import AuditEvent
 from registry.deadlines.models import ReviewDeadline
+from registry.deadlines.services import status_events
 from registry.errors import NotFound
 from registry.providers.models import Provider, ProviderIdentifier, ProviderName, ProviderRelation, ProviderSuspension
 from registry.providers.services import search_providers
@@ -134,6 +135,16 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
         ],
         "results": results,
         "deadlines": [{"kind": d.kind, "due_on": _iso(d.due_on), "description": d.description} for d in deadlines],
+        "status_events": [
+            {
+                "on": _iso(e.occurred_on),
+                "kind": e.kind,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "detail": e.detail,
+            }
+            for e in status_events(session, provider_id, limit=50)
+        ],
         "verdict": {
             "status": outcome.status,
             "trusted": outcome.trusted,

@@ -1,63 +1,79 @@
+"""The operators' change list, verdict changes on provider pages, and staff calendar feeds."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 from litestar.testing import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from registry.assessments.models import SelfAssessment
-from registry.audit.services import Actor
-from registry.qa.services import ResultInput, record_result
-from registry.timeutil import today, utcnow
-from tests.conftest import sign_in
+from registry.deadlines.models import CalendarFeed, ProviderStatusEvent
+from tests.conftest import post_form, sign_in
 from tests.factories import World
 
-
-def _section(html: str, heading_id: str) -> str:
-    start = html.index(f'id="{heading_id}"')
-    end = html.find("</section>", start)
-    return html[start:end]
+HTML = {"accept": "text/html"}
 
 
-class TestDashboard:
-    def test_agency_staff_see_their_agencys_deadlines_reviews_and_changes_only(
-        self, client: TestClient, world: World, session: Session
-    ) -> None:
-        day = today()
-        record_result(
-            session,
-            ResultInput(
-                agency_id=world.agency_b,
-                provider_ids=[world.provider_q],
-                activity_type="institutional",
-                status="voluntary",
-                decision="positive with conditions or restrictions",
-                valid_from=day - dt.timedelta(days=100),
-                valid_to=day + dt.timedelta(days=400),
-                conditions_due=day + dt.timedelta(days=20),
-            ),
-            Actor("test"),
+def _flip(session: Session, provider_id: int) -> None:
+    session.add(
+        ProviderStatusEvent(
+            provider_id=provider_id,
+            occurred_on=dt.date(2026, 3, 1),
+            kind="verdict_change",
+            from_status="trusted",
+            to_status="expired",
+            detail="The last covering result ended.",
+            dedupe_key=f"test-{provider_id}",
         )
-        session.add(SelfAssessment(provider_id=world.provider_p, state="submitted", submitted_at=utcnow()))
-        session.commit()
+    )
+    session.commit()
 
-        sign_in(client, world.emails["reviewer_a"])
-        page = client.get("/staff").text
-        # Agency A's result about Alpha ends in 90 days; B's conditions follow-up is not A's business.
-        assert "Alpha Test University" in _section(page, "expiring")
-        assert "Quiet Test Academy" not in _section(page, "conditions")
-        assert "Alpha Test University" in _section(page, "waiting")
-        assert "result.record" in _section(page, "recent")
 
-        client.post("/signout", data={"_csrf_token": client.cookies.get("registry_csrf")})
-        sign_in(client, world.emails["editor_b"])
-        page = client.get("/staff").text
-        assert "Alpha Test University" not in _section(page, "expiring")
-        assert "Quiet Test Academy" in _section(page, "conditions")
-        assert "Alpha Test University" not in _section(page, "waiting")
+class TestChanges:
+    def test_operators_see_verdict_changes_and_so_do_provider_pages(
+        self, session: Session, client: TestClient, world: World
+    ) -> None:
+        _flip(session, world.provider_p)
+        public = client.get(f"/providers/{world.provider_p}", headers=HTML)
+        assert "trusted → expired" in public.text
+        sign_in(client, world.emails["operator"])
+        changes = client.get("/staff/changes/", headers=HTML)
+        assert changes.status_code == 200
+        assert "The last covering result ended." in changes.text
+        assert f'href="/staff/providers/{world.provider_p}"' in changes.text
+        staff = client.get(f"/staff/providers/{world.provider_p}", headers=HTML)
+        assert "trusted → expired" in staff.text
 
-    def test_provider_staff_see_their_provider_and_its_deadlines(self, client: TestClient, world: World) -> None:
+    def test_the_change_list_is_for_operators(self, client: TestClient, world: World) -> None:
+        sign_in(client, world.emails["editor_a"])
+        assert client.get("/staff/changes/", headers=HTML).status_code == 403
+
+
+class TestCalendars:
+    def test_an_editor_issues_and_renews_the_agency_feed(
+        self, session: Session, client: TestClient, world: World
+    ) -> None:
+        sign_in(client, world.emails["editor_a"])
+        page = client.get("/staff/calendars/", headers=HTML)
+        assert "not issued yet" in page.text
+        assert post_form(client, "/staff/calendars/", {"owner": f"agency:{world.agency_a}"}).status_code == 303
+        feed = session.exec(select(CalendarFeed).where(CalendarFeed.agency_id == world.agency_a)).one()
+        first = feed.token
+        page = client.get("/staff/calendars/", headers=HTML)
+        assert f"/calendars/{first}.ics" in page.text
+        assert client.get(f"/calendars/{first}.ics").status_code == 200
+        post_form(client, "/staff/calendars/", {"owner": f"agency:{world.agency_a}", "regenerate": "yes"})
+        session.expire_all()
+        renewed = session.exec(select(CalendarFeed).where(CalendarFeed.agency_id == world.agency_a)).one().token
+        assert renewed != first
+        assert client.get(f"/calendars/{first}.ics").status_code == 404
+
+    def test_nobody_manages_another_agencys_feed(self, client: TestClient, world: World) -> None:
+        sign_in(client, world.emails["editor_a"])
+        response = post_form(client, "/staff/calendars/", {"owner": f"agency:{world.agency_b}"}, headers=HTML)
+        assert response.status_code == 403
+
+    def test_provider_staff_get_their_providers_feed(self, session: Session, client: TestClient, world: World) -> None:
         sign_in(client, world.emails["staff_p"])
-        page = client.get("/staff").text
-        assert "Your provider" in page and "Alpha Test University" in page
-        assert 'id="expiring"' not in page
+        assert post_form(client, "/staff/calendars/", {"owner": f"provider:{world.provider_p}"}).status_code == 303
+        assert session.exec(select(CalendarFeed).where(CalendarFeed.provider_id == world.provider_p)).one()

@@ -6,17 +6,13 @@ several versions is stored once and a stored file can always be checked against 
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
+from registry import documents
 from registry.accounts.models import RoleMembership
 from registry.accounts.roles import agency_ids, is_operator, is_provider_staff
 from registry.assessments.models import EvidenceFile, SelfAssessment
@@ -26,41 +22,16 @@ from registry.qa.services import covering_agencies
 from registry.reference.services import esg_part
 from registry.settings import Settings
 
-MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
-PDF = "application/pdf"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-ODF_TYPES = (
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-)
-ACCEPTED = "PDF, OpenDocument (odt, ods, odp) or Word (docx)"
+# Re-exported: the document rules are the registry's, evidence is one use of them.
+ACCEPTED, DOCX, ODF_TYPES, PDF = documents.ACCEPTED, documents.DOCX, documents.ODF_TYPES, documents.PDF
+detect_media_type = documents.detect_media_type
 
-
-def detect_media_type(data: bytes) -> str | None:
-    """What the bytes are, whatever the file name says; None for anything not accepted."""
-    if data.startswith(b"%PDF-"):
-        return PDF
-    if not data.startswith(b"PK\x03\x04"):
-        return None
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            if "mimetype" in names:
-                # ODF stores its type uncompressed as the first entry; read only a few bytes of it.
-                if archive.getinfo("mimetype").file_size > 100:
-                    return None
-                declared = archive.read("mimetype").decode("ascii", errors="replace").strip()
-                return declared if declared in ODF_TYPES else None
-            if "[Content_Types].xml" in names and any(name.startswith("word/") for name in names):
-                return DOCX
-    except (zipfile.BadZipFile, KeyError, ValueError):
-        return None
-    return None
+MAX_EVIDENCE_BYTES = documents.MAX_DOCUMENT_BYTES
+AREA = "evidence"
 
 
 def storage_path(settings: Settings, sha256: str) -> Path:
-    return settings.var_dir / "evidence" / sha256[:2] / sha256
+    return documents.storage_path(settings, AREA, sha256)
 
 
 def upload_evidence(
@@ -77,32 +48,24 @@ def upload_evidence(
         raise Conflict(
             f"Evidence can be added to a draft only; version {assessment.version_number} is {assessment.state}."
         )
-    # Read one byte past the limit so an oversized upload is refused without reading all of it.
-    data = content if isinstance(content, bytes) else content.read(MAX_EVIDENCE_BYTES + 1)
     errors: dict[str, str] = {}
-    media_type = None
-    if not data:
-        errors["file"] = "the file is empty"
-    elif len(data) > MAX_EVIDENCE_BYTES:
-        errors["file"] = f"a file may be at most {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB"
-    else:
-        media_type = detect_media_type(data)
-        if media_type is None:
-            errors["file"] = f"this is not a {ACCEPTED} document"
+    checked = None
+    try:
+        checked = documents.check(content, filename, fallback_name="evidence")
+    except ValidationFailed as error:
+        errors.update(error.errors)
     if standard_code is not None and standard_code not in {s.code for s in esg_part(session, 1)}:
         errors["standard_code"] = f"{standard_code!r} is not an ESG Part 1 standard (1.1 to 1.10)"
-    name = Path((filename or "").replace("\\", "/")).name.strip()[:200] or "evidence"
-    if errors:
+    if errors or checked is None:
         raise ValidationFailed(errors)
-    checksum = hashlib.sha256(data).hexdigest()
-    _store(storage_path(settings, checksum), data)
+    documents.store(settings, AREA, checked)
     evidence = EvidenceFile(
         assessment_id=assessment.id or 0,
         standard_code=standard_code,
-        filename=name,
-        media_type=media_type or "",
-        size=len(data),
-        sha256=checksum,
+        filename=checked.filename,
+        media_type=checked.media_type,
+        size=len(checked.data),
+        sha256=checked.sha256,
         uploaded_by_user_id=actor.user_id,
     )
     session.add(evidence)
@@ -111,27 +74,9 @@ def upload_evidence(
     return evidence
 
 
-def _store(path: Path, data: bytes) -> None:
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename, so a reader never sees half a file under its checksum.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as output:
-            output.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def read_evidence(settings: Settings, evidence: EvidenceFile) -> bytes:
     """The stored bytes, refused when they no longer match the checksum recorded at upload."""
-    data = storage_path(settings, evidence.sha256).read_bytes()
-    if hashlib.sha256(data).hexdigest() != evidence.sha256:
-        raise RuntimeError(f"evidence file {evidence.id} is corrupt: its checksum does not match")
-    return data
+    return documents.read(settings, AREA, evidence.sha256)
 
 
 def may_download(session: Session, evidence: EvidenceFile, roles: Sequence[RoleMembership]) -> bool:

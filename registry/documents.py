@@ -1,0 +1,105 @@
+"""Uploaded documents (self-assessment evidence, QA reports): checked by content, stored by checksum.
+
+The bytes live under var/<area>/<first two hex digits>/<sha256>, so one document uploaded twice is
+stored once and a stored file can always be checked against its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from registry.errors import ValidationFailed
+from registry.settings import Settings
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ODF_TYPES = (
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.presentation",
+)
+ACCEPTED = "PDF, OpenDocument (odt, ods, odp) or Word (docx)"
+
+
+@dataclass(frozen=True)
+class CheckedDocument:
+    data: bytes
+    media_type: str
+    filename: str
+    sha256: str
+
+
+def detect_media_type(data: bytes) -> str | None:
+    """What the bytes are, whatever the file name says; None for anything not accepted."""
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if not data.startswith(b"PK\x03\x04"):
+        return None
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                # ODF stores its type uncompressed as the first entry; read only a few bytes of it.
+                if archive.getinfo("mimetype").file_size > 100:
+                    return None
+                declared = archive.read("mimetype").decode("ascii", errors="replace").strip()
+                return declared if declared in ODF_TYPES else None
+            if "[Content_Types].xml" in names and any(name.startswith("word/") for name in names):
+                return DOCX
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return None
+    return None
+
+
+def check(
+    content: BinaryIO | bytes, filename: str, field: str = "file", fallback_name: str = "document"
+) -> CheckedDocument:
+    """The upload's bytes and type, or a field error saying why it is refused."""
+    # Read one byte past the limit so an oversized upload is refused without reading all of it.
+    data = content if isinstance(content, bytes) else content.read(MAX_DOCUMENT_BYTES + 1)
+    if not data:
+        raise ValidationFailed({field: "the file is empty"})
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValidationFailed({field: f"a file may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"})
+    media_type = detect_media_type(data)
+    if media_type is None:
+        raise ValidationFailed({field: f"this is not a {ACCEPTED} document"})
+    name = Path((filename or "").replace("\\", "/")).name.strip()[:200] or fallback_name
+    return CheckedDocument(data, media_type, name, hashlib.sha256(data).hexdigest())
+
+
+def storage_path(settings: Settings, area: str, sha256: str) -> Path:
+    return settings.var_dir / area / sha256[:2] / sha256
+
+
+def store(settings: Settings, area: str, document: CheckedDocument) -> Path:
+    path = storage_path(settings, area, document.sha256)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a reader never sees half a file under its checksum.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    try:
+        with os.fdopen(handle, "wb") as output:
+            output.write(document.data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read(settings: Settings, area: str, sha256: str) -> bytes:
+    """The stored bytes, refused when they no longer match their checksum."""
+    data = storage_path(settings, area, sha256).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise RuntimeError(f"stored document {area}/{sha256} is corrupt: its checksum does not match")
+    return data

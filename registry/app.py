@@ -32,7 +32,7 @@ from registry.errors import RegistryError
 from registry.mail.views import OutboxPages
 from registry.providers.api import ProviderController
 from registry.providers.views import PublicProviderPages, StaffProviderPages
-from registry.qa.views import ResultPages
+from registry.qa.views import ReportFilePages, ResultPages, report_file
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
@@ -154,6 +154,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             PublicProviderPages,
             StaffProviderPages,
             ResultPages,
+            ReportFilePages,
+            report_file,
             AgencyPages,
             UserAdminPages,
             DashboardPage,

@@ -297,7 +297,7 @@ def calendar_url(agency_id: int | None, provider_id: int | None, regenerate: boo
     settings = _settings()
     try:
         with session_scope(get_engine(settings)) as session:
-            feed = feed_for(session, agency_id=agency_id, provider_id=provider_id, regenerate=regenerate)
+            feed = feed_for(session, agency_id=agency_id, provider_id=provider_id, regenerate=regenerate, actor=CLI)
     except RegistryError as error:
         raise click.ClickException(error.detail) from None
     click.echo(feed_url(settings, feed))

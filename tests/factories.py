@@ -13,6 +13,7 @@ from registry.accounts.services import create_user
 from registry.agencies.models import Agency
 from registry.agencies.services import add_registration, create_agency
 from registry.audit.services import Actor
+from registry.mail.models import OutboxMessage
 from registry.providers.models import Provider
 from registry.providers.services import ProviderInput, create_provider
 from registry.qa.models import QAResult
@@ -114,6 +115,7 @@ class World:
     result_r: int
     emails: dict[str, str]
     user_ids: dict[str, int]
+    outbox_message: int
 
 
 def build_world(session: Session, password_hash: str) -> World:
@@ -168,9 +170,11 @@ def build_world(session: Session, password_hash: str) -> World:
         user.password_hash = password_hash
         session.add(user)
         emails[key], ids[key] = email, user.id or 0
+    message = OutboxMessage(to=emails["editor_a"], subject="Reminder", text="A deadline is near.")
+    session.add(message)
     session.flush()
     session.commit()
-    return World(agency_a.id or 0, agency_b.id or 0, p.id or 0, q.id or 0, result.id or 0, emails, ids)
+    return World(agency_a.id or 0, agency_b.id or 0, p.id or 0, q.id or 0, result.id or 0, emails, ids, message.id or 0)
 
 
 def user(session: Session, user_id: int) -> User:

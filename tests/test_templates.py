@@ -73,6 +73,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/results/{r}/withdraw",
             f"/staff/results/{r}/edit",
             f"/staff/results/{r}/revoke",
+            f"/staff/results/{r}/reports",
             "/staff/agencies/",
             "/staff/agencies/new",
             f"/staff/agencies/{a}",

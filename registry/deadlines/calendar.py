@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from registry.agencies.models import Agency
+from registry.audit.services import Actor, record_event
 from registry.deadlines.models import CalendarFeed, ReviewDeadline
 from registry.deadlines.services import deadlines_for
 from registry.errors import NotFound, ValidationFailed
@@ -29,7 +30,12 @@ HISTORY = dt.timedelta(days=365)
 
 
 def feed_for(
-    session: Session, *, agency_id: int | None = None, provider_id: int | None = None, regenerate: bool = False
+    session: Session,
+    *,
+    agency_id: int | None = None,
+    provider_id: int | None = None,
+    regenerate: bool = False,
+    actor: Actor | None = None,
 ) -> CalendarFeed:
     """The feed of an agency or a provider, created on first use; regenerating revokes the old URL."""
     if (agency_id is None) == (provider_id is None):
@@ -49,8 +55,18 @@ def feed_for(
     elif regenerate:
         feed.token = _token()
         feed.regenerated_at = utcnow()
+    issued = feed.id is None
     session.add(feed)
     session.flush()
+    if actor is not None and (issued or regenerate):
+        # The token is a credential: the audit trail says who issued it, never what it is.
+        record_event(
+            session,
+            actor,
+            "calendar.regenerate" if regenerate else "calendar.issue",
+            feed,
+            after={"agency_id": feed.agency_id, "provider_id": feed.provider_id},
+        )
     return feed
 
 

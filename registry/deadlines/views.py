@@ -90,5 +90,6 @@ class CalendarPages(Controller):
                 agency_id=owner_id if kind == "agency" else None,
                 provider_id=owner_id if kind == "provider" else None,
                 regenerate=text(data, "regenerate") == "yes",
+                actor=principal.actor,
             )
         return see_other("/staff/calendars/")

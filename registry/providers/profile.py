@@ -87,6 +87,10 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
                     for p in qa.programmes(session, result.id or 0)
                 ],
                 "report_links": result.report_links,
+                "report_files": [
+                    {"id": f.id, "filename": f.filename, "url": f"{settings.base_url}/reports/{f.id}"}
+                    for f in qa.report_files(session, result.id or 0)
+                ],
             }
         )
     policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlmodel import Session, col, select
 
+from registry import documents
 from registry.agencies.models import Agency
 from registry.audit.services import Actor, record_event, snapshot
 from registry.deadlines import services as deadlines
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from registry.providers.identifiers import InvalidIdentifier, normalise
 from registry.providers.models import Provider
-from registry.qa.models import QAResult, QAResultContributingAgency, QAResultProgramme, QAResultProvider
+from registry.qa.models import (
+    QAReportFile,
+    QAResult,
+    QAResultContributingAgency,
+    QAResultProgramme,
+    QAResultProvider,
+)
 from registry.reference.models import Country
+from registry.settings import Settings
 from registry.timeutil import add_years, utcnow
 from registry.trust import timeline
 from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, EQF_LEVELS, INSTITUTION_WIDE_ACTIVITIES, STATUSES
@@ -276,3 +284,43 @@ def result_snapshot(session: Session, result: QAResult) -> dict[str, Any]:
 def covering_agencies(session: Session, provider_id: int) -> set[int]:
     """Agencies with a standing (not withdrawn) result for this provider: the ones that review it."""
     return {result.agency_id for result in results_for_provider(session, provider_id) if result.withdrawn_at is None}
+
+
+REPORT_AREA = "reports"
+
+
+def attach_report_file(
+    session: Session, result: QAResult, *, filename: str, content: BinaryIO | bytes, settings: Settings, actor: Actor
+) -> QAReportFile:
+    """Keep the agency's report with the result; reports are public, like DEQAR's."""
+    if result.withdrawn_at is not None:
+        raise ValidationFailed({"file": "this result is withdrawn; it takes no more reports"})
+    document = documents.check(content, filename, fallback_name="report")
+    documents.store(settings, REPORT_AREA, document)
+    report = QAReportFile(
+        result_id=result.id or 0,
+        filename=document.filename,
+        content_type=document.media_type,
+        size=len(document.data),
+        sha256=document.sha256,
+        storage_path=str(documents.storage_path(settings, REPORT_AREA, document.sha256).relative_to(settings.var_dir)),
+    )
+    session.add(report)
+    session.flush()
+    record_event(session, actor, "result.report_file", report)
+    # The verdict's report link may now point at this file.
+    timeline.refresh(session, provider_ids(session, result.id or 0))
+    return report
+
+
+def report_files(session: Session, result_id: int) -> list[QAReportFile]:
+    return list(
+        session.exec(select(QAReportFile).where(QAReportFile.result_id == result_id).order_by(col(QAReportFile.id)))
+    )
+
+
+def read_report_file(session: Session, settings: Settings, file_id: int) -> tuple[QAReportFile, bytes]:
+    report = session.get(QAReportFile, file_id)
+    if report is None:
+        raise NotFound(f"There is no report file with id {file_id}.")
+    return report, documents.read(settings, REPORT_AREA, report.sha256)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from sqlmodel import Session, select
 
-from registry.accounts.guards import EDITOR, ensure_can_change_result, principal_of, recordable_agencies, requires
+from registry.accounts.guards import (
+    EDITOR,
+    ensure_can_change_result,
+    principal_of,
+    recordable_agencies,
+    requires,
+    signed_in,
+)
 from registry.agencies.services import list_agencies
+from registry.documents import MAX_DOCUMENT_BYTES
 from registry.errors import Conflict, FieldErrors, ValidationFailed
 from registry.forms import FormData, codes, form_page, lines, see_other, text, values
 from registry.providers.services import display_name, get_provider
@@ -18,7 +29,7 @@ from registry.qa import services
 from registry.qa.models import QAResult, QAResultContributingAgency
 from registry.qa.services import ProgrammeInput, ResultInput
 from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, EQF_LEVELS, STATUSES
-from registry.web import Database
+from registry.web import Database, DatabaseDep, SettingsDep
 
 PROGRAMME_HELP = "One per line: name | identifier | EQF level | ECTS | ISCED-F field | full or partial"
 
@@ -98,6 +109,18 @@ def _programme_errors(error: ValidationFailed) -> ValidationFailed:
     return ValidationFailed(merged)
 
 
+def changeable_result(session: Session, request: Request[Any, Any, Any], result_id: int) -> dict[str, Any]:
+    """The result and its providers, once the signed-in user is known to be allowed to change it."""
+    result = services.get_result(session, result_id)
+    ensure_can_change_result(principal_of(request), result)
+    provider_ids = services.provider_ids(session, result_id)
+    return {
+        "result": result,
+        "provider_id": provider_ids[0] if provider_ids else None,
+        "providers": [(pid, display_name(session, pid)) for pid in provider_ids],
+    }
+
+
 class ResultPages(Controller):
     path = "/staff"
     include_in_schema = False
@@ -143,14 +166,7 @@ class ResultPages(Controller):
         return see_other(f"/staff/providers/{provider_id}")
 
     def _result_context(self, session: Session, request: Request[Any, Any, Any], result_id: int) -> dict[str, Any]:
-        result = services.get_result(session, result_id)
-        ensure_can_change_result(principal_of(request), result)
-        provider_ids = services.provider_ids(session, result_id)
-        return {
-            "result": result,
-            "provider_id": provider_ids[0] if provider_ids else None,
-            "providers": [(pid, display_name(session, pid)) for pid in provider_ids],
-        }
+        return changeable_result(session, request, result_id)
 
     def _result_form(
         self, request: Request[Any, Any, Any], db: Database, result_id: int, action: str, data: dict[str, Any]
@@ -289,3 +305,67 @@ def form_values(session: Session, result: QAResult) -> dict[str, Any]:
         "summary": result.summary or "",
         "version": result.version,
     }
+
+
+class ReportFilePages(Controller):
+    """Agency staff attach the report files of their results."""
+
+    path = "/staff/results/{result_id:int}/reports"
+    include_in_schema = False
+    guards = [signed_in]
+
+    @get("/", sync_to_thread=True)
+    def index(self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int]) -> Template:
+        with db.read() as session:
+            context = changeable_result(session, request, result_id)
+            files = services.report_files(session, result_id)
+        return Template("qa/report_files.html", context={**context, "files": files, "errors": {}})
+
+    @post("/", sync_to_thread=True)
+    def upload(
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        settings: SettingsDep,
+        result_id: FromPath[int],
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Template | Redirect:
+        upload = data.get("file")
+        try:
+            if not isinstance(upload, UploadFile):
+                raise ValidationFailed({"file": "choose a report file to upload"})
+            with db.write() as session:
+                context = changeable_result(session, request, result_id)
+                services.attach_report_file(
+                    session,
+                    context["result"],
+                    filename=upload.filename,
+                    # One byte past the limit is enough to refuse an oversized file.
+                    content=upload.file.read(MAX_DOCUMENT_BYTES + 1),
+                    settings=settings,
+                    actor=principal_of(request).actor,
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                context = changeable_result(session, request, result_id)
+                files = services.report_files(session, result_id)
+            return Template(
+                "qa/report_files.html", context={**context, "files": files, "errors": error.errors}, status_code=400
+            )
+        return see_other(f"/staff/results/{result_id}/reports")
+
+
+@get("/reports/{file_id:int}", sync_to_thread=True, include_in_schema=False)
+def report_file(db: DatabaseDep, settings: SettingsDep, file_id: FromPath[int]) -> Response[bytes]:
+    """A QA report is public: verifiers follow the verdict's report link here."""
+    with db.read() as session:
+        report, data = services.read_report_file(session, settings, file_id)
+    return Response(
+        data,
+        media_type=report.content_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{report.filename.replace(chr(34), "")}"',
+            "Cache-Control": "public, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

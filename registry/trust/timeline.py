@@ -17,7 +17,7 @@ from registry.agencies import services as agencies
 from registry.agencies.models import Agency
 from registry.assessments.models import SelfAssessment
 from registry.providers.models import Provider, ProviderName, ProviderRelation, ProviderSuspension
-from registry.qa.models import QAResult, QAResultProgramme, QAResultProvider
+from registry.qa.models import QAReportFile, QAResult, QAResultProgramme, QAResultProvider
 from registry.settings import get_settings
 from registry.timeutil import today, utcnow
 from registry.trust.models import TrustTimeline
@@ -231,7 +231,15 @@ def _result_entry(session: Session, result: QAResult, counts_from: Any, inherite
     agency = session.get(Agency, result.agency_id)
     registered = agencies.registered_on(session, result.agency_id, result.valid_from)
     programmes = session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result.id))
-    return result_entry(result, agency, registered, programmes, counts_from, inherited_from)
+    entry = result_entry(result, agency, registered, programmes, counts_from, inherited_from)
+    if entry["report_url"] is None:
+        # Without a link, the verdict points verifiers at the report file kept here.
+        first_file = session.exec(
+            select(QAReportFile.id).where(QAReportFile.result_id == result.id).order_by(col(QAReportFile.id))
+        ).first()
+        if first_file is not None:
+            entry["report_url"] = f"{get_settings().base_url}/reports/{first_file}"
+    return entry
 
 
 def result_entry(

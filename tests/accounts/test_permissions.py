@@ -47,6 +47,7 @@ def _result_form(agency: Callable[[World], int]) -> Callable[[World], dict[str, 
     }
 
 
+# Changing one's password rotates the browser's session, so that route stays last.
 ROUTES = [
     Route(
         "create provider",
@@ -140,6 +141,24 @@ ROUTES = [
     Route(
         "unlock an account",
         lambda w: f"/staff/users/{w.user_ids['editor_b']}/unlock",
+        lambda w: {},
+        ("operator",),
+    ),
+    Route(
+        "issue an agency's calendar feed",
+        lambda w: "/staff/calendars/",
+        lambda w: {"owner": f"agency:{w.agency_a}"},
+        ("editor_a", "reviewer_a"),
+    ),
+    Route(
+        "issue a provider's calendar feed",
+        lambda w: "/staff/calendars/",
+        lambda w: {"owner": f"provider:{w.provider_p}"},
+        ("staff_p",),
+    ),
+    Route(
+        "retry an outbox message",
+        lambda w: f"/staff/outbox/{w.outbox_message}/retry",
         lambda w: {},
         ("operator",),
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from registry.accounts.guards import operator_only, principal_of
@@ -12,7 +13,7 @@ from registry.agencies import services
 from registry.errors import ValidationFailed
 from registry.forms import FormData, form_page, see_other, text, values
 from registry.vocabulary import ACTIVITY_TYPES
-from registry.web import Database
+from registry.web import Database, DatabaseDep
 
 
 class AgencyPages(Controller):
@@ -21,7 +22,7 @@ class AgencyPages(Controller):
     guards = [operator_only]
 
     @get("/", sync_to_thread=True)
-    def index(self, db: Database) -> Template:
+    def index(self, db: DatabaseDep) -> Template:
         with db.read() as session:
             agencies = [(a, services.registrations(session, a.id or 0)) for a in services.list_agencies(session)]
         return Template("agencies/index.html", context={"agencies": agencies})
@@ -31,7 +32,7 @@ class AgencyPages(Controller):
         return Template("agencies/form.html", context={"activity_types": ACTIVITY_TYPES, "values": {}, "errors": {}})
 
     @post("/", sync_to_thread=True)
-    def create(self, request: Request[Any, Any, Any], db: Database, data: FormData) -> Template | Redirect:
+    def create(self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData) -> Template | Redirect:
         deqar = text(data, "deqar_agency_id")
         try:
             if deqar and not deqar.isdigit():
@@ -57,12 +58,12 @@ class AgencyPages(Controller):
             return {"agency": agency, "registrations": services.registrations(session, agency_id)}
 
     @get("/{agency_id:int}", sync_to_thread=True)
-    def detail(self, db: Database, agency_id: int) -> Template:
+    def detail(self, db: DatabaseDep, agency_id: FromPath[int]) -> Template:
         return Template("agencies/detail.html", context={**self._detail(db, agency_id), "values": {}, "errors": {}})
 
     @post("/{agency_id:int}/registrations", sync_to_thread=True)
     def add_registration(
-        self, request: Request[Any, Any, Any], db: Database, agency_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, agency_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         try:
             with db.write() as session:

@@ -66,7 +66,7 @@ def _int_list(items: list[str], field: str, errors: FieldErrors) -> list[int]:
     return numbers
 
 
-def result_input(provider_id: int, data: dict[str, Any]) -> ResultInput:
+def result_input(provider_id: FromPath[int], data: dict[str, Any]) -> ResultInput:
     """The form's fields as the service's input; malformed numbers fail like the service's own checks."""
     errors = FieldErrors()
     agency = _int_list([text(data, "agency_id")] if text(data, "agency_id") else [], "agency_id", errors)
@@ -109,7 +109,7 @@ def _programme_errors(error: ValidationFailed) -> ValidationFailed:
     return ValidationFailed(merged)
 
 
-def changeable_result(session: Session, request: Request[Any, Any, Any], result_id: int) -> dict[str, Any]:
+def changeable_result(session: Session, request: Request[Any, Any, Any], result_id: FromPath[int]) -> dict[str, Any]:
     """The result and its providers, once the signed-in user is known to be allowed to change it."""
     result = services.get_result(session, result_id)
     ensure_can_change_result(principal_of(request), result)
@@ -142,14 +142,14 @@ class ResultPages(Controller):
         }
 
     @get("/providers/{provider_id:int}/results/new", sync_to_thread=True)
-    def new(self, request: Request[Any, Any, Any], db: Database, provider_id: int) -> Template:
+    def new(self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int]) -> Template:
         with db.read() as session:
             context = self._context(session, request, provider_id)
         return Template("qa/result_form.html", context={**context, "values": {}, "errors": {}})
 
     @post("/providers/{provider_id:int}/results", sync_to_thread=True)
     def record(
-        self, request: Request[Any, Any, Any], db: Database, provider_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         principal = principal_of(request)
         try:
@@ -169,7 +169,12 @@ class ResultPages(Controller):
         return changeable_result(session, request, result_id)
 
     def _result_form(
-        self, request: Request[Any, Any, Any], db: Database, result_id: int, action: str, data: dict[str, Any]
+        self,
+        request: Request[Any, Any, Any],
+        db: Database,
+        result_id: int,
+        action: str,
+        data: dict[str, Any],
     ) -> Template | Redirect:
         actor = principal_of(request).actor
         try:
@@ -188,26 +193,26 @@ class ResultPages(Controller):
         return see_other(f"/staff/providers/{context['provider_id']}")
 
     @get("/results/{result_id:int}/withdraw", sync_to_thread=True)
-    def withdraw_form(self, request: Request[Any, Any, Any], db: Database, result_id: int) -> Template:
+    def withdraw_form(self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int]) -> Template:
         with db.read() as session:
             context = self._result_context(session, request, result_id)
         return Template("qa/withdraw.html", context={**context, "values": {}, "errors": {}})
 
     @post("/results/{result_id:int}/withdraw", sync_to_thread=True)
     def withdraw(
-        self, request: Request[Any, Any, Any], db: Database, result_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         return self._result_form(request, db, result_id, "withdraw", data)
 
     @get("/results/{result_id:int}/revoke", sync_to_thread=True)
-    def revoke_form(self, request: Request[Any, Any, Any], db: Database, result_id: int) -> Template:
+    def revoke_form(self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int]) -> Template:
         with db.read() as session:
             context = self._result_context(session, request, result_id)
         return Template("qa/revoke.html", context={**context, "values": {}, "errors": {}})
 
     @post("/results/{result_id:int}/revoke", sync_to_thread=True)
     def revoke(
-        self, request: Request[Any, Any, Any], db: Database, result_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         return self._result_form(request, db, result_id, "revoke", data)
 
@@ -216,7 +221,7 @@ class ResultPages(Controller):
         return {**self._context(session, request, own["provider_id"]), **own, "result_id": result_id}
 
     @get("/results/{result_id:int}/edit", sync_to_thread=True)
-    def edit_form(self, request: Request[Any, Any, Any], db: Database, result_id: int) -> Template:
+    def edit_form(self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int]) -> Template:
         with db.read() as session:
             context = self._edit_context(session, request, result_id)
             current = form_values(session, context["result"])
@@ -224,7 +229,7 @@ class ResultPages(Controller):
 
     @post("/results/{result_id:int}/edit", sync_to_thread=True)
     def edit(
-        self, request: Request[Any, Any, Any], db: Database, result_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         principal = principal_of(request)
         try:

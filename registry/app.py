@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from registry import migrations
 from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
+from registry.assessments.views import SelfAssessmentPages
 from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             AgencyPages,
             UserAdminPages,
             DashboardPage,
+            SelfAssessmentPages,
             ChangesPage,
             CalendarPages,
             OutboxPages,

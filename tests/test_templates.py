@@ -9,9 +9,12 @@ from sqlalchemy import Connection
 from sqlmodel import Session
 
 from registry.app import TEMPLATES_DIR, create_app
+from registry.assessments.services import start_draft
+from registry.audit.services import Actor
 from registry.deadlines.models import ProviderStatusEvent
 from registry.deadlines.services import KINDS
 from registry.mail.models import OutboxMessage
+from registry.providers.services import get_provider
 from registry.settings import Settings
 from registry.timeutil import today
 from tests.conftest import post_form, sign_in
@@ -54,8 +57,12 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
                 dedupe_key="t",
             )
         )
+        first = start_draft(session, get_provider(session, p), Actor("test"))
+        first.state = "accepted"
+        second = start_draft(session, get_provider(session, p), Actor("test"))
         session.commit()
         message_id = message.id
+        versions = (first.id, second.id)
     with TestClient(app, base_url="http://registry.test") as client:
         pages = ["/", "/providers/", f"/providers/{p}", "/signin", "/no-such-page"]
         for path in pages:
@@ -84,6 +91,9 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/outbox/{message_id}",
             "/staff/changes/",
             "/staff/calendars/",
+            f"/staff/providers/{p}/self-assessment",
+            f"/staff/self-assessments/{versions[0]}",
+            f"/staff/self-assessments/compare?first={versions[0]}&second={versions[1]}",
         ]
         for path in staff:
             response = client.get(path, headers=HTML)

@@ -145,6 +145,12 @@ ROUTES = [
         ("operator",),
     ),
     Route(
+        "start a self-assessment",
+        lambda w: f"/staff/providers/{w.provider_p}/self-assessment",
+        lambda w: {},
+        ("staff_p",),
+    ),
+    Route(
         "issue an agency's calendar feed",
         lambda w: "/staff/calendars/",
         lambda w: {"owner": f"agency:{w.agency_a}"},

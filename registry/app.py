@@ -32,6 +32,7 @@ from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
 from registry.mail.views import OutboxPages
 from registry.providers.api import ProviderController
+from registry.providers.proof_views import IdentifierProofPages
 from registry.providers.views import PublicProviderPages, StaffProviderPages
 from registry.qa.views import ReportFilePages, ResultPages, report_file
 from registry.scheduler import build_scheduler
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             UserAdminPages,
             DashboardPage,
             SelfAssessmentPages,
+            IdentifierProofPages,
             ChangesPage,
             CalendarPages,
             OutboxPages,

@@ -104,10 +104,30 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
         sign_in(client, world.emails["staff_p"])
         assert client.get("/staff/agencies/", headers=HTML).status_code == 403
         assert client.get("/staff/providers/?page=0", headers=HTML).status_code in (400, 403)
+    # The proof page belongs to provider staff only; render it with a claimed identifier.
+    environment.get_template("providers/proof.html").render(
+        request=_BareRequest(),
+        identifier=_Claimed(),
+        provider_name="P",
+        method="did:key",
+        challenge=None,
+        well_known_url=None,
+        values={},
+        errors={},
+        csrf_input="",
+    )
     # The 500 page has no route that fails on purpose; render it directly.
     environment.get_template("500.html").render(request=_BareRequest(), detail="x", status=500)
     missing = _all_templates() - loaded
     assert not missing, f"templates no test renders: {sorted(missing)}"
+
+
+class _Claimed:
+    id = 1
+    provider_id = 1
+    normalised = "did:key:z6Mk"
+    scheme = "did"
+    origin = "claimed"
 
 
 class _BareRequest:

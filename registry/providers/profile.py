@@ -215,6 +215,7 @@ def staff_profile(session: Session, provider_id: int, settings: Settings, day: d
     ).all()
     profile["identifiers"] = [
         {
+            "id": i.id,
             "scheme": i.scheme,
             "value": i.value,
             "normalised": i.normalised,

@@ -15,7 +15,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from registry.audit.services import Actor, record_event, snapshot
 from registry.errors import Conflict, NotFound, ValidationFailed
@@ -64,6 +64,19 @@ def issue_challenge(
     session.flush()
     record_event(session, actor, "identifier.challenge", challenge)
     return challenge
+
+
+def open_challenge(session: Session, identifier_id: int) -> IdentifierChallenge | None:
+    """The newest challenge for this identifier that is neither used nor expired."""
+    return session.exec(
+        select(IdentifierChallenge)
+        .where(
+            IdentifierChallenge.identifier_id == identifier_id,
+            col(IdentifierChallenge.used_at).is_(None),
+            col(IdentifierChallenge.expires_at) > utcnow(),
+        )
+        .order_by(col(IdentifierChallenge.id).desc())
+    ).first()
 
 
 def well_known_url(identifier: ProviderIdentifier, settings: Settings) -> str:

@@ -1,0 +1,65 @@
+"""The provider portal in a real browser: a demo provider's self-assessment from draft to accepted."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.web.test_browser import sign_in
+
+
+def internal_qa(live_server: str) -> dict[str, object]:
+    answer = httpx.get(f"{live_server}/api/v1/trust", params={"identifier": "did:web:northbridge.example"}).json()
+    return dict(answer["internal_qa"])
+
+
+def field(page: Page, name: str):  # type: ignore[no-untyped-def]
+    return page.locator(f'[id="f-{name}"]')
+
+
+def test_a_self_assessment_is_submitted_returned_resubmitted_and_accepted(
+    browser: Browser, page: Page, live_server: str
+) -> None:
+    accepted_before = internal_qa(live_server)["accepted_at"]
+
+    # The demo provider finishes its draft (1.9 and 1.10 are still open) and submits it.
+    sign_in(page, "staff@northbridge.example")
+    page.get_by_role("link", name="internal QA self-assessment").click()
+    page.get_by_role("link", name="Version 2").click()
+    page.get_by_role("button", name="Submit to the agency").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please correct the form")
+    expect(page.locator('[id="e-1.9.rating"]')).to_contain_text("rate standard 1.9")
+    for code in ("1.9", "1.10"):
+        field(page, f"{code}.rating").select_option("compliant")
+        field(page, f"{code}.narrative").fill(f"How we meet {code}, in the browser test.")
+    page.get_by_role("button", name="Submit to the agency").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("(submitted)")
+    # Until the new version is accepted, the earlier accepted one still stands.
+    assert internal_qa(live_server)["accepted_at"] == accepted_before
+
+    # The agency's reviewer returns it with a comment on one standard.
+    reviewer = browser.new_page(base_url=live_server)
+    sign_in(reviewer, "reviewer@dac.example")
+    reviewer.get_by_role("link", name="Northbridge University").first.click()
+    field(reviewer, "1.9.comment").fill("Add the programme review calendar.")
+    reviewer.get_by_role("button", name="Return with comments").click()
+    expect(reviewer.get_by_role("heading", level=1)).to_contain_text("(returned)")
+
+    # The provider reads the comment, revises in a new version and resubmits.
+    page.reload()
+    expect(page.get_by_text("Agency: Add the programme review calendar.")).to_be_visible()
+    page.get_by_role("link", name="Northbridge University: self-assessment").click()
+    page.get_by_role("button", name="Start a new version").click()
+    field(page, "1.9.narrative").fill("Programmes are reviewed every five years; the calendar is attached.")
+    page.get_by_role("button", name="Submit to the agency").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("(submitted)")
+
+    # The reviewer accepts it, and the verdict's internal QA changes at once.
+    reviewer.goto("/staff")
+    reviewer.get_by_role("link", name="Northbridge University").first.click()
+    reviewer.get_by_role("button", name="Accept").click()
+    expect(reviewer.get_by_role("heading", level=1)).to_contain_text("(accepted)")
+    after = internal_qa(live_server)
+    assert after["status"] == "accepted"
+    assert after["accepted_at"] != accepted_before
+    reviewer.close()

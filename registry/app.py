@@ -23,6 +23,12 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from registry import migrations
+from registry.accounts.invitation_views import (
+    EntryRequestPages,
+    InvitationAcceptPages,
+    InvitationPages,
+    PendingEntryPages,
+)
 from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
 from registry.assessments.views import SelfAssessmentPages
@@ -163,6 +169,10 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             DashboardPage,
             SelfAssessmentPages,
             IdentifierProofPages,
+            InvitationPages,
+            InvitationAcceptPages,
+            EntryRequestPages,
+            PendingEntryPages,
             ChangesPage,
             CalendarPages,
             OutboxPages,

@@ -23,8 +23,9 @@ from tests.factories import World
 HTML = {"accept": "text/html"}
 
 
-# Reminder e-mails are rendered by the mail renderer, each kind in tests/deadlines/test_templates.py.
-MAIL_TEMPLATES = {"deadlines/_mail.html", *(f"deadlines/{kind}.html" for kind in KINDS)}
+# E-mails are rendered by the mail renderer: reminders in tests/deadlines/test_templates.py, the
+# invitation in tests/accounts/test_invitation_views.py.
+MAIL_TEMPLATES = {"deadlines/_mail.html", "mail/invitation.html", *(f"deadlines/{kind}.html" for kind in KINDS)}
 
 
 def _all_templates() -> set[str]:
@@ -64,7 +65,15 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
         message_id = message.id
         versions = (first.id, second.id)
     with TestClient(app, base_url="http://registry.test") as client:
-        pages = ["/", "/providers/", f"/providers/{p}", "/signin", "/no-such-page"]
+        pages = [
+            "/",
+            "/providers/",
+            f"/providers/{p}",
+            "/signin",
+            "/no-such-page",
+            "/request-entry",
+            "/invitations/not-a-real-token",
+        ]
         for path in pages:
             assert client.get(path, headers=HTML).status_code in (200, 404), path
         sign_in(client, world.emails["operator"])
@@ -91,6 +100,8 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/outbox/{message_id}",
             "/staff/changes/",
             "/staff/calendars/",
+            f"/staff/providers/{p}/invitations",
+            "/staff/requests/",
             f"/staff/providers/{p}/self-assessment",
             f"/staff/self-assessments/{versions[0]}",
             f"/staff/self-assessments/compare?first={versions[0]}&second={versions[1]}",
@@ -104,6 +115,8 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
         sign_in(client, world.emails["staff_p"])
         assert client.get("/staff/agencies/", headers=HTML).status_code == 403
         assert client.get("/staff/providers/?page=0", headers=HTML).status_code in (400, 403)
+    # Shown after a successful entry request (tests/accounts/test_invitation_views.py posts one).
+    environment.get_template("providers/request_received.html").render(request=_BareRequest(), name="X")
     # The proof page belongs to provider staff only; render it with a claimed identifier.
     environment.get_template("providers/proof.html").render(
         request=_BareRequest(),

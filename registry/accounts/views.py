@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import anyio
 import httpx
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
 from registry.accounts import oidc
@@ -17,10 +17,9 @@ from registry.agencies.services import list_agencies
 from registry.errors import NotFound, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
 from registry.sessions import end_user_sessions, rotate_session_id
-from registry.settings import Settings
 from registry.timeutil import utcnow
 from registry.vocabulary import ROLES
-from registry.web import Database
+from registry.web import Database, DatabaseDep, SettingsDep
 
 
 def _safe_next(target: str) -> str:
@@ -34,7 +33,7 @@ class SignInPages(Controller):
     include_in_schema = False
 
     @get("/signin")
-    async def signin_form(self, settings: Settings, next: str = "/staff") -> Template:
+    async def signin_form(self, settings: SettingsDep, next: str = "/staff") -> Template:
         return Template(
             "accounts/signin.html",
             context={"values": {}, "errors": {}, "next": _safe_next(next), "oidc": bool(settings.oidc_issuer)},
@@ -42,7 +41,7 @@ class SignInPages(Controller):
 
     @post("/signin")
     async def signin(
-        self, request: Request[Any, Any, Any], db: Database, settings: Settings, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, settings: SettingsDep, data: FormData
     ) -> Template | Redirect:
         email, password = text(data, "email"), str(data.get("password", ""))
 
@@ -75,7 +74,7 @@ class SignInPages(Controller):
 
     @get("/signin/oidc")
     async def oidc_begin(
-        self, request: Request[Any, Any, Any], settings: Settings, next: str = "/staff"
+        self, request: Request[Any, Any, Any], settings: SettingsDep, next: str = "/staff"
     ) -> Template | Redirect:
         if not settings.oidc_issuer:
             raise NotFound("OpenID Connect sign-in is not configured here.")
@@ -97,8 +96,8 @@ class SignInPages(Controller):
     async def oidc_callback(
         self,
         request: Request[Any, Any, Any],
-        db: Database,
-        settings: Settings,
+        db: DatabaseDep,
+        settings: SettingsDep,
         code: str = "",
         # "state" is a reserved handler argument in Litestar; the query parameter is read under another name.
         returned_state: Annotated[str, Parameter(query="state")] = "",
@@ -142,7 +141,7 @@ class SignInPages(Controller):
         return see_other("/")
 
 
-async def start_session(request: Request[Any, Any, Any], user_id: int, name: str) -> None:
+async def start_session(request: Request[Any, Any, Any], user_id: FromPath[int], name: str) -> None:
     """Begin a signed-in session under a fresh id (shared by local and OpenID Connect sign-in)."""
     await rotate_session_id(request, request.app.stores.get("sessions"))
     request.set_session({"user_id": user_id, "name": name})
@@ -159,7 +158,7 @@ class AccountPages(Controller):
 
     @post("/password")
     async def change_password(
-        self, request: Request[Any, Any, Any], db: Database, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData
     ) -> Template | Redirect:
         principal = principal_of(request)
 
@@ -191,7 +190,7 @@ class UserAdminPages(Controller):
     guards = [operator_only]
 
     @get("/", sync_to_thread=True)
-    def index(self, db: Database) -> Template:
+    def index(self, db: DatabaseDep) -> Template:
         with db.read() as session:
             users = accounts.list_users(session)
         return Template("accounts/users.html", context={"users": users, "now": utcnow()})
@@ -201,11 +200,11 @@ class UserAdminPages(Controller):
             return {"roles": ROLES, "agencies": list_agencies(session)}
 
     @get("/new", sync_to_thread=True)
-    def new(self, db: Database) -> Template:
+    def new(self, db: DatabaseDep) -> Template:
         return Template("accounts/user_new.html", context={**self._form_context(db), "values": {}, "errors": {}})
 
     @post("/", sync_to_thread=True)
-    def create(self, request: Request[Any, Any, Any], db: Database, data: FormData) -> Template | Redirect:
+    def create(self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData) -> Template | Redirect:
         principal = principal_of(request)
         try:
             with db.write() as session:
@@ -228,7 +227,12 @@ class UserAdminPages(Controller):
 
     @post("/{user_id:int}/{action:str}", sync_to_thread=True)
     def change(
-        self, request: Request[Any, Any, Any], db: Database, user_id: int, action: str, data: FormData
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        user_id: FromPath[int],
+        action: FromPath[str],
+        data: FormData,
     ) -> Redirect:
         principal = principal_of(request)
         with db.write() as session:

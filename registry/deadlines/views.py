@@ -15,7 +15,7 @@ from registry.deadlines.worklist import agency_dashboard, provider_deadlines
 from registry.forms import FormData, see_other, text
 from registry.providers.services import display_name
 from registry.timeutil import today
-from registry.web import Database, DatabaseDep, SettingsDep
+from registry.web import DatabaseDep, SettingsDep
 
 
 class DashboardPage(Controller):
@@ -24,7 +24,7 @@ class DashboardPage(Controller):
     guards = [signed_in]
 
     @get("/", sync_to_thread=True)
-    def dashboard(self, request: Request[Any, Any, Any], db: Database) -> Template:
+    def dashboard(self, request: Request[Any, Any, Any], db: DatabaseDep) -> Template:
         principal = principal_of(request)
         context: dict[str, Any] = {"me": principal, "agency": None, "own_providers": []}
         with db.read() as session:

@@ -28,10 +28,9 @@ from registry.providers import services
 from registry.providers.identifiers import SCHEMES
 from registry.providers.models import ProviderSuspension
 from registry.providers.profile import changes, provider_history, public_profile, search_page, staff_profile
-from registry.settings import Settings
 from registry.timeutil import today
 from registry.vocabulary import PROVIDER_TYPES
-from registry.web import Database, DatabaseDep, SettingsDep
+from registry.web import DatabaseDep, SettingsDep
 
 VERDICT_STATUSES = (
     "trusted",
@@ -104,11 +103,11 @@ class StaffProviderPages(Controller):
     @get("/", sync_to_thread=True, guards=[agency_staff])
     def index(
         self,
-        db: Database,
-        q: str | None = None,
-        country: str | None = None,
-        type: str | None = None,
-        status: str | None = None,
+        db: DatabaseDep,
+        q: FromQuery[str | None] = None,
+        country: FromQuery[str | None] = None,
+        type: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
         page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     ) -> Template:
         with db.read() as session:
@@ -137,7 +136,7 @@ class StaffProviderPages(Controller):
         return Template("providers/form.html", context={**_form_context(), "values": {}, "errors": {}})
 
     @post("/", sync_to_thread=True, guards=[requires(EDITOR)])
-    def create(self, request: Request[Any, Any, Any], db: Database, data: FormData) -> Template | Redirect:
+    def create(self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData) -> Template | Redirect:
         fields = _provider_fields(data)
         identifier = {"scheme": text(data, "scheme"), "value": text(data, "value")}
         try:
@@ -153,7 +152,9 @@ class StaffProviderPages(Controller):
         return see_other(f"/staff/providers/{provider.id}")
 
     @get("/{provider_id:int}", sync_to_thread=True)
-    def detail(self, request: Request[Any, Any, Any], db: Database, settings: Settings, provider_id: int) -> Template:
+    def detail(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, settings: SettingsDep, provider_id: FromPath[int]
+    ) -> Template:
         principal = principal_of(request)
         with db.read() as session:
             ensure_can_view_provider(session, principal, provider_id)
@@ -175,7 +176,7 @@ class StaffProviderPages(Controller):
         )
 
     @get("/{provider_id:int}/edit", sync_to_thread=True)
-    def edit_form(self, request: Request[Any, Any, Any], db: Database, provider_id: int) -> Template:
+    def edit_form(self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int]) -> Template:
         with db.read() as session:
             ensure_can_edit_provider(session, principal_of(request), provider_id)
             current = _current_values(session, provider_id)
@@ -186,7 +187,7 @@ class StaffProviderPages(Controller):
 
     @post("/{provider_id:int}/edit", sync_to_thread=True)
     def edit(
-        self, request: Request[Any, Any, Any], db: Database, provider_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         principal = principal_of(request)
         context = {**_form_context(), "provider_id": provider_id}
@@ -225,7 +226,7 @@ class StaffProviderPages(Controller):
         return see_other(f"/staff/providers/{provider_id}")
 
     @get("/{provider_id:int}/identifiers", sync_to_thread=True)
-    def identifier_form(self, request: Request[Any, Any, Any], db: Database, provider_id: int) -> Template:
+    def identifier_form(self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int]) -> Template:
         with db.read() as session:
             origin = identifier_origin_for(session, principal_of(request), provider_id)
             name = services.display_name(session, provider_id)
@@ -243,7 +244,7 @@ class StaffProviderPages(Controller):
 
     @post("/{provider_id:int}/identifiers", sync_to_thread=True)
     def add_identifier(
-        self, request: Request[Any, Any, Any], db: Database, provider_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         principal = principal_of(request)
         origin = ""
@@ -269,7 +270,7 @@ class StaffProviderPages(Controller):
         return see_other(f"/staff/providers/{provider_id}")
 
     @get("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
-    def suspend_form(self, db: Database, provider_id: int) -> Template:
+    def suspend_form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:
         with db.read() as session:
             name = services.display_name(session, services.get_provider(session, provider_id).id or 0)
         return Template(
@@ -278,7 +279,7 @@ class StaffProviderPages(Controller):
 
     @post("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
     def suspend(
-        self, request: Request[Any, Any, Any], db: Database, provider_id: int, data: FormData
+        self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
         try:
             with db.write() as session:
@@ -298,7 +299,12 @@ class StaffProviderPages(Controller):
 
     @post("/{provider_id:int}/suspensions/{suspension_id:int}/end", sync_to_thread=True, guards=[operator_only])
     def end_suspension(
-        self, request: Request[Any, Any, Any], db: Database, provider_id: int, suspension_id: int, data: FormData
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        provider_id: FromPath[int],
+        suspension_id: FromPath[int],
+        data: FormData,
     ) -> Redirect:
         with db.write() as session:
             suspension = session.get(ProviderSuspension, suspension_id)

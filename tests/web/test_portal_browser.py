@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
+from tests.providers.test_proofs import ed25519_did_key, sign
 from tests.web.test_browser import sign_in
 
 
@@ -63,3 +64,26 @@ def test_a_self_assessment_is_submitted_returned_resubmitted_and_accepted(
     assert after["status"] == "accepted"
     assert after["accepted_at"] != accepted_before
     reviewer.close()
+
+
+def test_provider_staff_prove_a_did_key_and_verifiers_then_resolve_it(page: Page, live_server: str) -> None:
+    key, did = ed25519_did_key()
+
+    def status() -> str:
+        return str(httpx.get(f"{live_server}/api/v1/trust", params={"identifier": did}).json()["status"])
+
+    sign_in(page, "staff@northbridge.example")
+    page.get_by_role("link", name="Northbridge University").first.click()
+    page.get_by_role("link", name="Add an identifier").click()
+    page.get_by_label("Scheme").select_option("did")
+    page.locator("#f-value").fill(did)
+    page.get_by_role("button", name="Add identifier").click()
+    assert status() == "unknown"
+
+    page.get_by_role("link", name="Prove it").click()
+    page.get_by_role("button", name="Get a challenge").click()
+    challenge = page.locator("pre").inner_text().strip()
+    page.get_by_label("Signed challenge (compact JWS)").fill(sign(challenge, key))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Northbridge University")
+    assert status() == "trusted"

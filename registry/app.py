@@ -47,6 +47,7 @@ from registry.settings import PROJECT_ROOT, Settings, get_settings
 from registry.trust.api import TrustController, TrustLookup, jwks
 from registry.trust.models import SigningKey
 from registry.trust.signing import VerdictSigner, ensure_key
+from registry.trust.sqlite_reader import SqliteLookupReader
 from registry.web import (
     Database,
     DatabaseDep,
@@ -97,7 +98,12 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         with database.write() as session:
             return ensure_key(session)
 
-    trust_lookup = TrustLookup(database, settings, VerdictSigner(_create_key))
+    reader = None
+    bind = database.bind
+    # Tests bind one connection; an in-memory database has no file to open beside the engine.
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite" and bind.url.database not in (None, "", ":memory:"):
+        reader = SqliteLookupReader(bind)
+    trust_lookup = TrustLookup(database, settings, VerdictSigner(_create_key), reader)
 
     def _first_signing_key() -> None:
         # The embedded default creates its first key itself; without a database, lookups fail closed anyway.

@@ -14,6 +14,7 @@ from registry.errors import RegistryError, ValidationFailed
 from registry.settings import Settings
 from registry.timeutil import utcnow
 from registry.trust import services, signing
+from registry.trust.sqlite_reader import SqliteLookupReader
 from registry.web import Database, DatabaseDep, SettingsDep
 
 JWT_MEDIA_TYPE = "application/jwt"
@@ -35,6 +36,8 @@ class TrustLookup:
     db: Database
     settings: Settings
     signer: signing.VerdictSigner
+    # The embedded default reads SQLite directly; elsewhere (PostgreSQL, tests) through the engine.
+    reader: SqliteLookupReader | None = None
 
 
 def _signed(request: Request[Any, Any, Any]) -> bool:
@@ -93,8 +96,11 @@ class TrustController(Controller):
         )
         db, settings = trust_lookup.db, trust_lookup.settings
         signed = _signed(request)
-        with db.connect() as connection:
-            payload = services.verdict(connection, query, settings, now)
+        if trust_lookup.reader is not None:
+            payload = services.verdict(trust_lookup.reader, query, settings, now)
+        else:
+            with db.connect() as connection:
+                payload = services.verdict(connection, query, settings, now)
         tag = services.etag(payload, query.at_given)
         # A signed answer differs from the plain one, so the two never share a validator.
         tag = tag[:-1] + '-jwt"' if signed else tag

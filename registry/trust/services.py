@@ -18,6 +18,7 @@ from registry.providers.identifiers import SCHEMES, InvalidIdentifier, guess_sch
 from registry.providers.models import ProviderIdentifier
 from registry.settings import Settings
 from registry.trust.models import TrustTimeline
+from registry.trust.sqlite_reader import SqliteLookupReader
 from registry.trust.verdict import POLICY, Policy, Scope, evaluate
 from registry.vocabulary import EQF_LEVELS, RESOLVING_ORIGINS
 
@@ -166,7 +167,7 @@ def _resolve_statement(pairs: int) -> Select[tuple[str, str, int, str]]:
 
 
 def resolve(
-    bind: Connection | Session, identifier: str, scheme: str | None, on: dt.date
+    bind: Connection | Session | SqliteLookupReader, identifier: str, scheme: str | None, on: dt.date
 ) -> tuple[str, str, dict[str, Any] | None]:
     """The scheme, normalised value and timeline document of the provider the identifier named on that day."""
     pairs = candidates(identifier, scheme)
@@ -175,7 +176,11 @@ def resolve(
     for index, (pair_scheme, value) in enumerate(pairs):
         parameters[f"s{index}"] = pair_scheme
         parameters[f"v{index}"] = value
-    rows = bind.execute(_resolve_statement(len(pairs)), parameters).all()
+    statement = _resolve_statement(len(pairs))
+    if isinstance(bind, Connection | Session):
+        rows = list(bind.execute(statement, parameters).all())
+    else:
+        rows = bind.timeline_rows(statement, parameters)
     rows = sorted(rows, key=lambda row: order[(row[0], row[1])])
     if not rows:
         return pairs[0][0], pairs[0][1], None
@@ -193,7 +198,9 @@ def resolve(
     return rows[0][0], rows[0][1], _DOCUMENT.decode(rows[0][3])
 
 
-def verdict(bind: Connection | Session, query: TrustQuery, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+def verdict(
+    bind: Connection | Session | SqliteLookupReader, query: TrustQuery, settings: Settings, now: dt.datetime
+) -> dict[str, Any]:
     scheme, _normalised, document = resolve(bind, query.identifier, query.scheme, query.at.date())
     payload: dict[str, Any] = {
         "identifier": query.identifier,

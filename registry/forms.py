@@ -1,14 +1,16 @@
-"""HTML form plumbing: reading url-encoded fields and re-rendering a form with its errors."""
+"""HTML form plumbing: reading url-encoded fields and uploads, and re-rendering a form with its errors."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from registry.errors import RegistryError
+from registry.documents import MAX_DOCUMENT_BYTES
+from registry.errors import RegistryError, ValidationFailed
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -55,3 +57,15 @@ def form_page(
 def see_other(path: str) -> Redirect:
     """After a successful POST, send the browser to a page it may reload safely."""
     return Redirect(path, status_code=303)
+
+
+# A form with a file field (enctype="multipart/form-data").
+MultipartData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+def uploaded_file(data: dict[str, Any], key: str = "file") -> tuple[str, bytes]:
+    """The uploaded file's name and bytes, read one byte past the size limit so oversize is detected."""
+    upload = data.get(key)
+    if not isinstance(upload, UploadFile):
+        raise ValidationFailed({key: "choose a file to upload"})
+    return upload.filename, upload.file.read(MAX_DOCUMENT_BYTES + 1)

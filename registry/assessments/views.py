@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
@@ -17,9 +15,8 @@ from registry.accounts.roles import memberships
 from registry.assessments import evidence as evidence_files
 from registry.assessments import services
 from registry.assessments.models import EvidenceFile, SelfAssessment
-from registry.documents import MAX_DOCUMENT_BYTES
 from registry.errors import Conflict, NotFound, PermissionDenied, RegistryError, ValidationFailed
-from registry.forms import FormData, form_page, lines, see_other, text
+from registry.forms import FormData, MultipartData, form_page, lines, see_other, text, uploaded_file
 from registry.providers.services import display_name, get_provider
 from registry.qa.services import covering_agencies
 from registry.reference.services import esg_part
@@ -187,22 +184,19 @@ class SelfAssessmentPages(Controller):
         db: DatabaseDep,
         settings: SettingsDep,
         assessment_id: FromPath[int],
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: MultipartData,
     ) -> Template | Redirect:
         principal = principal_of(request)
-        upload = data.get("file")
         try:
-            if not isinstance(upload, UploadFile):
-                raise ValidationFailed({"file": "choose a file to upload"})
+            filename, content = uploaded_file(data)
             with db.write() as session:
                 assessment = services.get_assessment(session, assessment_id)
                 _ensure_own(principal, assessment.provider_id)
                 evidence_files.upload_evidence(
                     session,
                     assessment,
-                    filename=upload.filename,
-                    # One byte past the limit is enough to refuse an oversized file.
-                    content=upload.file.read(MAX_DOCUMENT_BYTES + 1),
+                    filename=filename,
+                    content=content,
                     actor=principal.actor,
                     settings=settings,
                     standard_code=str(data.get("standard_code") or "") or None,

@@ -28,6 +28,17 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
 
 
+def _identifier(identifier: ProviderIdentifier) -> dict[str, Any]:
+    return {
+        "scheme": identifier.scheme,
+        "value": identifier.value,
+        "normalised": identifier.normalised,
+        "valid_from": _iso(identifier.valid_from),
+        "valid_to": _iso(identifier.valid_to),
+        "origin": identifier.origin,
+    }
+
+
 def public_profile(session: Session, provider_id: int, settings: Settings, day: dt.date) -> dict[str, Any]:
     provider = session.get(Provider, provider_id)
     timeline = session.get(TrustTimeline, provider_id)
@@ -114,17 +125,7 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
         "founded_on": _iso(provider.founded_on),
         "closed_on": _iso(provider.closed_on),
         "is_demo": provider.is_demo,
-        "identifiers": [
-            {
-                "scheme": i.scheme,
-                "value": i.value,
-                "normalised": i.normalised,
-                "valid_from": _iso(i.valid_from),
-                "valid_to": _iso(i.valid_to),
-                "origin": i.origin,
-            }
-            for i in identifiers
-        ],
+        "identifiers": [_identifier(i) for i in identifiers],
         "relations": [
             {
                 "provider_id": r.provider_id,
@@ -214,17 +215,7 @@ def staff_profile(session: Session, provider_id: int, settings: Settings, day: d
         .order_by(col(ProviderIdentifier.scheme))
     ).all()
     profile["identifiers"] = [
-        {
-            "id": i.id,
-            "scheme": i.scheme,
-            "value": i.value,
-            "normalised": i.normalised,
-            "valid_from": _iso(i.valid_from),
-            "valid_to": _iso(i.valid_to),
-            "origin": i.origin,
-            "resolves": i.origin in RESOLVING_ORIGINS,
-        }
-        for i in identifiers
+        {**_identifier(i), "id": i.id, "resolves": i.origin in RESOLVING_ORIGINS} for i in identifiers
     ]
     profile["version"] = provider.version if provider else None
     profile["suspension_rows"] = session.exec(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlmodel import Session, select
 
@@ -21,9 +19,8 @@ from registry.accounts.guards import (
     signed_in,
 )
 from registry.agencies.services import list_agencies
-from registry.documents import MAX_DOCUMENT_BYTES
 from registry.errors import Conflict, FieldErrors, ValidationFailed
-from registry.forms import FormData, codes, form_page, lines, see_other, text, values
+from registry.forms import FormData, MultipartData, codes, form_page, lines, see_other, text, uploaded_file, values
 from registry.providers.services import display_name, get_provider
 from registry.qa import services
 from registry.qa.models import QAResult, QAResultContributingAgency
@@ -333,20 +330,17 @@ class ReportFilePages(Controller):
         db: DatabaseDep,
         settings: SettingsDep,
         result_id: FromPath[int],
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: MultipartData,
     ) -> Template | Redirect:
-        upload = data.get("file")
         try:
-            if not isinstance(upload, UploadFile):
-                raise ValidationFailed({"file": "choose a report file to upload"})
+            filename, content = uploaded_file(data)
             with db.write() as session:
                 context = changeable_result(session, request, result_id)
                 services.attach_report_file(
                     session,
                     context["result"],
-                    filename=upload.filename,
-                    # One byte past the limit is enough to refuse an oversized file.
-                    content=upload.file.read(MAX_DOCUMENT_BYTES + 1),
+                    filename=filename,
+                    content=content,
                     settings=settings,
                     actor=principal_of(request).actor,
                 )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import anyio
 import httpx
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from registry.accounts import oidc
@@ -33,7 +33,7 @@ class SignInPages(Controller):
     include_in_schema = False
 
     @get("/signin")
-    async def signin_form(self, settings: SettingsDep, next: str = "/staff") -> Template:
+    async def signin_form(self, settings: SettingsDep, next: FromQuery[str] = "/staff") -> Template:
         return Template(
             "accounts/signin.html",
             context={"values": {}, "errors": {}, "next": _safe_next(next), "oidc": bool(settings.oidc_issuer)},
@@ -74,7 +74,7 @@ class SignInPages(Controller):
 
     @get("/signin/oidc")
     async def oidc_begin(
-        self, request: Request[Any, Any, Any], settings: SettingsDep, next: str = "/staff"
+        self, request: Request[Any, Any, Any], settings: SettingsDep, next: FromQuery[str] = "/staff"
     ) -> Template | Redirect:
         if not settings.oidc_issuer:
             raise NotFound("OpenID Connect sign-in is not configured here.")
@@ -98,10 +98,10 @@ class SignInPages(Controller):
         request: Request[Any, Any, Any],
         db: DatabaseDep,
         settings: SettingsDep,
-        code: str = "",
+        code: FromQuery[str] = "",
         # "state" is a reserved handler argument in Litestar; the query parameter is read under another name.
-        returned_state: Annotated[str, Parameter(query="state")] = "",
-        error: str = "",
+        returned_state: Annotated[str, QueryParameter(name="state")] = "",
+        error: FromQuery[str] = "",
     ) -> Template | Redirect:
         if not settings.oidc_issuer:
             raise NotFound("OpenID Connect sign-in is not configured here.")

@@ -35,8 +35,20 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A unit of work on SQLite takes the write lock when it begins. A deferred transaction that reads
+# and then writes fails at once ("database is locked", no busy wait) if another writer committed
+# after its read began; begun IMMEDIATE, it waits its turn instead.
+WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
+
+
 def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get("sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def begin_write(session: Session) -> None:
+    """Begin the session's transaction as a writer (IMMEDIATE on SQLite, a plain BEGIN elsewhere)."""
+    session.connection(execution_options=WRITE_OPTIONS)
 
 
 def create_db_engine(database_url: str) -> Engine:
@@ -67,6 +79,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work: committed when the block ends normally, rolled back otherwise."""
     with Session(engine, expire_on_commit=False) as session:
         try:
+            begin_write(session)
             yield session
             session.commit()
         except BaseException:

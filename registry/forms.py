@@ -50,7 +50,8 @@ def form_page(
     return Template(
         template,
         context={**context, "values": shown, "errors": errors},
-        status_code=400 if error and error.status_code < 500 else 200,
+        # The refusal's own status: 400 for invalid input, 409 for a stale version.
+        status_code=error.status_code if error and error.status_code < 500 else 400 if error else 200,
     )
 
 

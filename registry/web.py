@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
+from registry.db import begin_write
 from registry.errors import RegistryError
 from registry.settings import Settings
 
@@ -55,6 +56,8 @@ class Database:
     def write(self) -> Iterator[Session]:
         with Session(self.bind, **self._options) as session:
             try:
+                if isinstance(self.bind, Engine):
+                    begin_write(session)
                 yield session
                 session.commit()
             except BaseException:

@@ -145,16 +145,16 @@ class SmtpSink:
             self._controller = None
 
 
-def free_port() -> int:
-    """A free port in 8200-8299, the range the test suite may use."""
-    for port in range(8200, 8300):
+def free_port(ports: range = range(8200, 8300)) -> int:
+    """A free loopback port in the given range (SMTP sinks 8200-8299, live servers 8300-8399)."""
+    for port in ports:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8200-8299")
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 @pytest.fixture

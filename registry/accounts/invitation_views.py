@@ -116,11 +116,9 @@ class InvitationAcceptPages(Controller):
                     session, token, display_name=text(data, "display_name"), password=text(data, "password") or None
                 )
         except (ValidationFailed, Conflict) as error:
-            page = form_page(
+            return form_page(
                 "accounts/accept.html", {"token": token}, {"display_name": text(data, "display_name")}, error
             )
-            page.status_code = error.status_code
-            return page
         return see_other("/signin?joined=1")
 
 

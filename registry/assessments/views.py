@@ -252,6 +252,4 @@ class SelfAssessmentPages(Controller):
         with database.read() as session:
             context = _version_context(session, principal_of(request), services.get_assessment(session, assessment_id))
         typed = {key: value for key, value in data.items() if key != "_csrf_token"} or _entry_values(context)
-        page = form_page("assessments/version.html", context, typed, error)
-        page.status_code = error.status_code  # 400 for invalid input, 409 for a stale version
-        return page
+        return form_page("assessments/version.html", context, typed, error)

@@ -93,7 +93,5 @@ class IdentifierProofPages(Controller):
             database: Database = request.app.state.database
             with database.read() as session:
                 context = _context(session, settings, _own_identifier(session, principal, identifier_id))
-            page = form_page("providers/proof.html", context, data, error)
-            page.status_code = error.status_code
-            return page
+            return form_page("providers/proof.html", context, data, error)
         return see_other(f"/staff/providers/{provider_id}")

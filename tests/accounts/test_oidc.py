@@ -10,7 +10,6 @@ import dataclasses
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,23 +24,13 @@ from sqlmodel import Session
 from registry.accounts import oidc
 from registry.accounts.models import User
 from registry.settings import Settings
+from tests.conftest import free_port
 from tests.factories import World
 
 PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc"
 CLIENT_ID, CLIENT_SECRET = "registry-test", "registry-test-secret-0123456789"
 REDIRECT_URI = "http://registry.test/signin/oidc/callback"
 REQUIRE_ALL = os.environ.get("REGISTRY_TEST_REQUIRE_ALL") == "1"
-
-
-def _free_port() -> int:
-    for port in range(8399, 8299, -1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8300-8399")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +42,7 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("node is missing")
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True, capture_output=True)
-    port = _free_port()
+    port = free_port(range(8399, 8299, -1))
     env = {
         **os.environ,
         "OIDC_PORT": str(port),

@@ -7,7 +7,6 @@ where they fail. Playwright drives Debian's Chromium; it never downloads a brows
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,17 +31,6 @@ CHROMIUM_ARGS = [
 REQUIRE_ALL = os.environ.get("REGISTRY_TEST_REQUIRE_ALL") == "1"
 
 
-def _free_port() -> int:
-    for port in range(8300, 8400):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8300-8399")
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not os.access(CHROMIUM, os.X_OK):
@@ -53,7 +43,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
     var_dir: Path = tmp_path_factory.mktemp("live")
-    port = _free_port()
+    port = free_port(range(8300, 8400))
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,6 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
     def _provide_settings() -> Settings:
         return settings
 
-    def _provide_trust_lookup() -> TrustLookup:
-        return trust_lookup
-
     def _template_globals(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals["settings"] = settings
 
@@ -130,6 +128,12 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
     def _start_jobs() -> None:
         if jobs is not None:
             jobs.start()
+
+    def _settle_heap() -> None:
+        # What start-up built lives as long as the worker. Frozen, the collector stops re-scanning it on
+        # every full collection, which a lookup's short-lived verdict documents otherwise trigger often.
+        gc.collect()
+        gc.freeze()
 
     def _stop_jobs() -> None:
         if jobs is not None and jobs.running:
@@ -195,7 +199,6 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         dependencies={
             "db": Provide(_provide_db, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
-            "trust_lookup": Provide(_provide_trust_lookup, sync_to_thread=False),
         },
         exception_handlers={
             RegistryError: registry_error_handler,
@@ -229,8 +232,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         middleware=[sessions.middleware],
         stores={"sessions": DatabaseSessionStore(database)},
         csrf_config=csrf,
-        state=State({"settings": settings, "database": database, "scheduler": jobs}),
-        on_startup=[_first_signing_key, _start_jobs],
+        state=State({"settings": settings, "database": database, "scheduler": jobs, "trust_lookup": trust_lookup}),
+        on_startup=[_first_signing_key, _start_jobs, _settle_heap],
         on_shutdown=[_stop_jobs],
         debug=settings.debug,
     )

@@ -114,9 +114,13 @@ def _ror(value: str) -> str:
     return bare
 
 
+_LEI_CHARS = re.compile(r"^[0-9A-Z]{20}$")
+
+
 def _lei(value: str) -> str:
-    compact = str(stdnum_lei.compact(value))
-    if len(compact) != 20:
+    # stdnum's own compact form (no spaces or hyphens, upper case), without its slower cleaning.
+    compact = value.replace(" ", "").replace("-", "").strip().upper()
+    if not _LEI_CHARS.match(compact):
         raise InvalidIdentifier("an LEI has exactly 20 letters and digits")
     try:
         return str(stdnum_lei.validate(compact))
@@ -124,22 +128,36 @@ def _lei(value: str) -> str:
         raise InvalidIdentifier("the LEI's check digits are wrong (ISO 17442)") from None
 
 
+# Greece writes its VAT numbers with EL, the prefix VIES uses; GR is the same number.
+_VAT_PREFIXES = frozenset(code.upper() for code in stdnum_vat.MEMBER_STATES) | {"EL"}
+_VAT_NUMBER = re.compile(r"^[A-Z]{2}[0-9A-Z+*]{2,13}$")
+_VAT_SEPARATORS = re.compile(r"[\s,./-]")
+_NOT_A_VAT_NUMBER = "an EU VAT number starts with a member state's code, e.g. ATU12345678"
+
+
 def _eu_vat(value: str) -> str:
-    try:
-        compact = str(stdnum_vat.compact(value.replace(".", "")))
-    except StdnumError:
-        # stdnum rejects prefixes that are no country's; a lookup then tries the other schemes.
-        compact = ""
-    if compact[:2] not in {code.upper() for code in stdnum_vat.MEMBER_STATES} or len(compact) < 4:
-        raise InvalidIdentifier("an EU VAT number starts with a member state's code, e.g. ATU12345678")
-    if not re.fullmatch(r"[A-Z]{2}[0-9A-Z+*]{2,13}", compact):
+    # Lookups try every scheme on an identifier without one; these checks turn most away before
+    # stdnum's slower parsing.
+    bare = _VAT_SEPARATORS.sub("", value).upper()
+    if bare[:2] not in _VAT_PREFIXES or len(bare) < 4:
+        raise InvalidIdentifier(_NOT_A_VAT_NUMBER)
+    if not _VAT_NUMBER.match(bare):
         raise InvalidIdentifier("an EU VAT number holds only letters and digits after the country code")
-    return compact
+    if bare[:2] == "GR":
+        bare = "EL" + bare[2:]
+    try:
+        return str(stdnum_vat.compact(bare))
+    except StdnumError:
+        raise InvalidIdentifier(_NOT_A_VAT_NUMBER) from None
+
+
+_PIC_SEPARATORS = re.compile(r"[\s.]")
+_PIC = re.compile(r"^\d{9}$")
 
 
 def _eu_pic(value: str) -> str:
-    digits = re.sub(r"[\s.]", "", value)
-    if not re.fullmatch(r"\d{9}", digits):
+    digits = _PIC_SEPARATORS.sub("", value)
+    if not _PIC.match(digits):
         raise InvalidIdentifier("an EU PIC is 9 digits")
     return digits
 

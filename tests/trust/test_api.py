@@ -86,6 +86,16 @@ class TestCaching:
         assert other.status_code == 200
         assert other.headers["etag"] != etag
 
+    def test_if_none_match_with_several_validators_over_several_header_lines(
+        self, client: TestClient, trusted: str
+    ) -> None:
+        params = {"identifier": trusted, "at": "2025-03-10"}
+        etag = client.get("/api/v1/trust", params=params).headers["etag"]
+        headers = [("If-None-Match", '"stale-1", "stale-2"'), ("If-None-Match", f"W/{etag}")]
+        assert client.get("/api/v1/trust", params=params, headers=headers).status_code == 304
+        stale = [("If-None-Match", '"stale-1", "stale-2"')]
+        assert client.get("/api/v1/trust", params=params, headers=stale).status_code == 200
+
     def test_a_verdict_as_of_now_keeps_its_validator_through_the_day(self, client: TestClient, trusted: str) -> None:
         first = client.get("/api/v1/trust", params={"identifier": trusted})
         assert first.headers["etag"].startswith('W/"')
@@ -113,6 +123,17 @@ class TestSignedVerdicts:
         assert claims["sub"] == trusted
         assert claims["exp"] - claims["iat"] == 86400
         assert claims["status"] == "trusted"
+
+    def test_jwt_named_anywhere_in_the_accept_header_signs(self, client: TestClient, trusted: str) -> None:
+        params = {"identifier": trusted, "at": "2025-03-10"}
+        listed = client.get("/api/v1/trust", params=params, headers={"Accept": "application/json, application/jwt"})
+        assert listed.headers["content-type"].startswith("application/jwt")
+        lines = [("Accept", "application/json"), ("Accept", "application/jwt;q=0.9")]
+        assert client.get("/api/v1/trust", params=params, headers=lines).headers["content-type"].startswith(
+            "application/jwt"
+        )
+        plain = client.get("/api/v1/trust", params=params, headers={"Accept": "application/json"})
+        assert plain.headers["content-type"] == "application/json"
 
     def test_a_tampered_token_fails_verification(self, client: TestClient, trusted: str) -> None:
         token = client.get("/api/v1/trust", params={"identifier": trusted}, headers={"Accept": "application/jwt"}).text

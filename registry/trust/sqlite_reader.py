@@ -16,8 +16,6 @@ from typing import Any
 from sqlalchemy import Engine, Select
 from sqlalchemy.exc import OperationalError
 
-MMAP_BYTES = 1 << 40
-
 
 class SqliteLookupReader:
     def __init__(self, engine: Engine) -> None:
@@ -36,10 +34,6 @@ class SqliteLookupReader:
             connection = sqlite3.connect(self._uri, uri=True, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA query_only=ON")
             connection.execute("PRAGMA busy_timeout=5000")
-            # Read pages straight from the OS's file cache instead of copying each into SQLite's own:
-            # a lookup touches about ten pages at random (28 µs instead of 41 µs per query in
-            # bench/lookup.py at 100,000 providers). SQLite caps the size at its compiled maximum.
-            connection.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             self._local.connection = connection
         return connection
 

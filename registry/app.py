@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         if jobs is not None:
             jobs.start()
 
-    def _settle_heap() -> None:
+    def _freeze_start_up_objects() -> None:
         # What start-up built (about 160,000 objects) lives as long as the worker. A full collection
         # that scans it stalls every request waiting on the worker for about 70 ms; frozen, full
         # collections skip it.
@@ -234,7 +234,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         stores={"sessions": DatabaseSessionStore(database)},
         csrf_config=csrf,
         state=State({"settings": settings, "database": database, "scheduler": jobs, "trust_lookup": trust_lookup}),
-        on_startup=[_first_signing_key, _start_jobs, _settle_heap],
+        on_startup=[_first_signing_key, _start_jobs, _freeze_start_up_objects],
         on_shutdown=[_stop_jobs],
         debug=settings.debug,
     )

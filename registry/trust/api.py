@@ -28,8 +28,9 @@ IDENTIFIER_EXAMPLES = [
 class TrustLookup:
     """What a verdict lookup needs, kept in the application's state as `trust_lookup`.
 
-    Read from there rather than injected: resolving even one dependency costs a lookup more than its
-    database query (a cleanup group and an exit stack on every request).
+    Read from there rather than injected: a resolved dependency adds a cleanup group and an exit stack
+    to every request. With headers read from the ASGI scope, this took an in-process lookup from about
+    200 to 186 µs at 100,000 providers.
     """
 
     db: Database

@@ -2,6 +2,8 @@
 
 from sqlmodel import SQLModel
 
+# Registers the unit of work's listeners that keep derived state current, for every session.
+import registry.derived  # noqa: F401
 from registry.accounts.models import ProviderInvitation, RoleMembership, User, WebSession
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.assessments.models import EvidenceFile, SelfAssessment, SelfAssessmentEntry
@@ -24,7 +26,7 @@ from registry.qa.models import (
     QAResultProvider,
 )
 from registry.reference.models import Country, EsgStandard
-from registry.trust.models import SigningKey, TrustTimeline
+from registry.trust.models import SigningKey, TrustFeedCounter, TrustListEntry, TrustTimeline
 
 metadata = SQLModel.metadata
 
@@ -56,6 +58,8 @@ __all__ = [
     "SelfAssessment",
     "SelfAssessmentEntry",
     "SigningKey",
+    "TrustFeedCounter",
+    "TrustListEntry",
     "TrustTimeline",
     "User",
     "WebSession",

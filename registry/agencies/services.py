@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.audit.services import Actor, record_event
-from registry.deadlines import services as deadlines
 from registry.errors import FieldErrors, NotFound
 from registry.reference.models import Country
-from registry.trust import timeline
 from registry.vocabulary import ACTIVITY_TYPES
 
 
@@ -90,24 +86,7 @@ def add_registration(
     session.add(registration)
     session.flush()
     record_event(session, actor, "agency.registration", registration)
-    # Whether results count depends on the registration at their start.
-    timeline.refresh_agency(session, agency.id or 0)
-    deadlines.sync_for_agency(session, agency.id or 0)
     return registration
-
-
-def registered_on(session: Session, agency_id: int, day: dt.date) -> bool:
-    """Whether the agency was on EQAR on that day (both ends of a window included)."""
-    return (
-        session.exec(
-            select(AgencyRegistration.id).where(
-                AgencyRegistration.agency_id == agency_id,
-                col(AgencyRegistration.registered_from) <= day,
-                or_(col(AgencyRegistration.registered_to).is_(None), col(AgencyRegistration.registered_to) >= day),
-            )
-        ).first()
-        is not None
-    )
 
 
 def registrations(session: Session, agency_id: int) -> list[AgencyRegistration]:

@@ -17,14 +17,12 @@ from registry.accounts.models import User
 from registry.accounts.roles import agency_ids, is_operator, is_provider_staff, memberships
 from registry.assessments.models import EvidenceFile, SelfAssessment, SelfAssessmentEntry
 from registry.audit.services import Actor, record_event, snapshot
-from registry.deadlines import services as deadlines
 from registry.errors import Conflict, FieldErrors, NotFound, PermissionDenied, ValidationFailed
 from registry.providers.models import Provider
 from registry.qa.services import covering_agencies
 from registry.reference.services import esg_part
 from registry.settings import Settings
 from registry.timeutil import add_years, today, utcnow
-from registry.trust import timeline
 from registry.vocabulary import ASSESSMENT_RATINGS
 
 MAX_NARRATIVE = 20_000
@@ -113,7 +111,6 @@ def start_draft(session: Session, provider: Provider, actor: Actor) -> SelfAsses
             )
     session.flush()
     record_event(session, actor, "self_assessment.start", assessment)
-    timeline.refresh(session, [assessment.provider_id])
     return assessment
 
 
@@ -222,7 +219,6 @@ def submit(session: Session, assessment: SelfAssessment, actor: Actor, expected_
     _touch(assessment)
     session.add(assessment)
     record_event(session, actor, "self_assessment.submit", assessment, before=before)
-    timeline.refresh(session, [assessment.provider_id])
     return assessment
 
 
@@ -293,8 +289,6 @@ def review(
         after={**(snapshot(assessment) or {}), "standard_comments": per_standard},
     )
     # An accepted version is a verdict input (internal_qa); the timeline must see it now.
-    timeline.refresh(session, [assessment.provider_id])
-    deadlines.sync_for_assessment(session, assessment.provider_id)
     return assessment
 
 

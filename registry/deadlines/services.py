@@ -2,8 +2,9 @@
 
 Each sync is one set-based upsert keyed on `source_key` plus a delete of the deadlines whose source
 is gone (a withdrawn result, removed conditions, a renewed registration). A result's end counts as
-met once a newer positive result for the same provider lasts beyond it. The writers call the sync
-in the same transaction as their change; `sync_all` rebuilds everything the same way.
+met once a newer positive result for the same provider lasts beyond it. The unit of work
+(registry/derived.py) calls the syncs before every commit for what the transaction touched;
+`sync_all` rebuilds everything the same way.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[S
     return [expiry, conditions]
 
 
-def _assessment_rows(provider_id: int | None) -> list[Select[Any]]:
+def _assessment_rows(provider_ids: list[int] | None) -> list[Select[Any]]:
     a = SelfAssessment.__table__  # type: ignore[attr-defined]
     newer = aliased(SelfAssessment)
     # Only the latest accepted self-assessment sets the renewal date.
@@ -142,8 +143,8 @@ def _assessment_rows(provider_id: int | None) -> list[Select[Any]]:
         col(newer.version_number) > a.c.version_number,
     )
     scope = [a.c.state == "accepted", a.c.next_due.is_not(None), ~superseded]
-    if provider_id is not None:
-        scope.append(a.c.provider_id == provider_id)
+    if provider_ids is not None:
+        scope.append(a.c.provider_id.in_(provider_ids))
     return [
         select(
             literal("assessment:") + _text(a.c.id),
@@ -162,7 +163,7 @@ def _assessment_rows(provider_id: int | None) -> list[Select[Any]]:
     ]
 
 
-def _registration_rows(agency_id: int | None) -> list[Select[Any]]:
+def _registration_rows(agency_ids: list[int] | None) -> list[Select[Any]]:
     g = AgencyRegistration.__table__  # type: ignore[attr-defined]
     later = aliased(AgencyRegistration)
     # Another window reaching beyond this one's end renewed it: the end is then no deadline.
@@ -172,8 +173,8 @@ def _registration_rows(agency_id: int | None) -> list[Select[Any]]:
         or_(col(later.registered_to).is_(None), later.registered_to > g.c.registered_to),
     )
     scope = [g.c.registered_to.is_not(None), ~renewed]
-    if agency_id is not None:
-        scope.append(g.c.agency_id == agency_id)
+    if agency_ids is not None:
+        scope.append(g.c.agency_id.in_(agency_ids))
     return [
         select(
             literal("registration:") + _text(g.c.id),
@@ -227,29 +228,41 @@ def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
     session.flush()
 
 
-def sync_for_result(session: Session, result_id: int, former_provider_ids: Iterable[int] = ()) -> None:
-    """Call after recording, updating, withdrawing or revoking a result.
+def sync_for_results(session: Session, result_ids: Iterable[int], former_provider_ids: Iterable[int] = ()) -> None:
+    """After results were recorded, updated, withdrawn or revoked (the unit of work calls this).
 
-    The providers' other results are synced too: this one may renew them, or stop renewing them.
+    The providers' other results are synced too: these may renew them, or stop renewing them.
     """
+    ids = set(result_ids)
+    if not ids:
+        return
     links = QAResultProvider.__table__  # type: ignore[attr-defined]
-    providers = set(session.scalars(select(links.c.provider_id).where(links.c.result_id == result_id)))
+    providers = set(session.scalars(select(links.c.provider_id).where(links.c.result_id.in_(ids))))
     providers |= set(former_provider_ids)
-    related = select(links.c.result_id).where(links.c.provider_id.in_(providers)).union(select(literal(result_id)))
+    results = QAResult.__table__  # type: ignore[attr-defined]
+    related = select(links.c.result_id).where(links.c.provider_id.in_(providers)).union(
+        select(results.c.id).where(results.c.id.in_(sorted(ids)))
+    )
     scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
     _sync(session, _result_rows(related), scope)
 
 
-def sync_for_assessment(session: Session, provider_id: int) -> None:
-    """Call after a provider's self-assessment is accepted or changed."""
-    scope = and_(_deadlines.c.provider_id == provider_id, _deadlines.c.kind == SELF_ASSESSMENT_DUE)
-    _sync(session, _assessment_rows(provider_id), scope)
+def sync_for_assessments(session: Session, provider_ids: Iterable[int]) -> None:
+    """After providers' self-assessments were accepted or changed."""
+    ids = sorted(set(provider_ids))
+    if not ids:
+        return
+    scope = and_(_deadlines.c.provider_id.in_(ids), _deadlines.c.kind == SELF_ASSESSMENT_DUE)
+    _sync(session, _assessment_rows(ids), scope)
 
 
-def sync_for_agency(session: Session, agency_id: int) -> None:
-    """Call after an agency's EQAR registration windows change."""
-    scope = and_(_deadlines.c.agency_id == agency_id, _deadlines.c.kind == EQAR_REGISTRATION_END)
-    _sync(session, _registration_rows(agency_id), scope)
+def sync_for_agencies(session: Session, agency_ids: Iterable[int]) -> None:
+    """After agencies' EQAR registration windows changed."""
+    ids = sorted(set(agency_ids))
+    if not ids:
+        return
+    scope = and_(_deadlines.c.agency_id.in_(ids), _deadlines.c.kind == EQAR_REGISTRATION_END)
+    _sync(session, _registration_rows(ids), scope)
 
 
 def sync_all(session: Session) -> int:

@@ -15,13 +15,11 @@ from registry.accounts.services import create_user
 from registry.agencies.services import add_registration, create_agency
 from registry.assessments.models import SelfAssessment, SelfAssessmentEntry
 from registry.audit.services import Actor
-from registry.deadlines import services as deadlines
 from registry.providers import services as providers
 from registry.providers.models import Provider
 from registry.qa.services import ProgrammeInput, ResultInput, record_result, revoke_result, withdraw_result
 from registry.reference.services import esg_part
 from registry.timeutil import add_years, today, utcnow
-from registry.trust import timeline
 
 DEMO = Actor("demo")
 DEMO_PASSWORD = "demo-password"
@@ -282,7 +280,6 @@ def load_demo(session: Session) -> dict[str, Any]:
     _pending_request(session)
     _self_assessments(session, ids)
     accounts = _accounts(session, agencies, ids)
-    timeline.refresh(session, ids.values())
     return {"loaded": True, "providers": len(ids), "agencies": len(agencies), "accounts": accounts}
 
 
@@ -440,7 +437,6 @@ def _self_assessments(session: Session, ids: dict[str, int]) -> None:
         )
         session.add(assessment)
         session.flush()
-        deadlines.sync_for_assessment(session, ids[slug])
         for standard in standards:
             session.add(
                 SelfAssessmentEntry(

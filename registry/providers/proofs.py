@@ -25,7 +25,6 @@ from registry.providers.models import IdentifierChallenge, ProviderIdentifier
 from registry.providers.services import established_holder
 from registry.settings import Settings
 from registry.timeutil import utcnow
-from registry.trust import timeline
 
 WELL_KNOWN_CHALLENGE = "/.well-known/qa-registry-challenge.txt"
 CHALLENGE_PREFIX = "qa-registry-proof-"
@@ -136,7 +135,6 @@ def verify_proof(
     identifier.established_at = now
     session.add(identifier)
     record_event(session, actor, "identifier.prove", identifier, before=before)
-    timeline.refresh(session, [identifier.provider_id])
     return identifier
 
 

@@ -14,7 +14,6 @@ from registry.errors import Conflict, PermissionDenied
 from registry.providers.models import Provider
 from registry.providers.services import ProviderInput, create_provider
 from registry.timeutil import utcnow
-from registry.trust import timeline
 
 
 def request_entry(session: Session, data: ProviderInput, actor: Actor) -> Provider:
@@ -53,5 +52,4 @@ def confirm_entry(
     provider.updated_at = utcnow()
     session.add(provider)
     record_event(session, actor, "provider.confirm", provider, before=before)
-    timeline.refresh(session, [provider.id or 0])
     return provider

@@ -21,7 +21,6 @@ from registry.providers.models import (
 )
 from registry.reference.models import Country
 from registry.timeutil import utcnow
-from registry.trust import timeline
 from registry.vocabulary import (
     IDENTIFIER_ORIGINS,
     MERGER_RELATIONS,
@@ -94,7 +93,6 @@ def create_provider(
             raise ValidationFailed(
                 {f"identifiers[{index}].{key}": value for key, value in error.errors.items()}
             ) from None
-    timeline.refresh(session, [provider.id or 0])
     return provider
 
 
@@ -154,7 +152,6 @@ def update_provider(
     provider.updated_at = utcnow()
     session.add(provider)
     record_event(session, actor, "provider.update", provider, before=before)
-    timeline.refresh(session, [provider.id or 0])
     return provider
 
 
@@ -254,7 +251,6 @@ def suspend(
     session.add(suspension)
     session.flush()
     record_event(session, actor, "provider.suspend", suspension)
-    timeline.refresh(session, [provider.id or 0])
     return suspension
 
 
@@ -270,7 +266,6 @@ def end_suspension(
     suspension.suspended_to = end
     session.add(suspension)
     record_event(session, actor, "provider.unsuspend", suspension, before=before)
-    timeline.refresh(session, [suspension.provider_id])
     return suspension
 
 
@@ -306,7 +301,6 @@ def add_relation(
         record_event(session, actor, "provider.close", provider, before=before)
     session.flush()
     record_event(session, actor, "relation.add", relation)
-    timeline.refresh(session, [provider.id or 0, related_provider_id])
     return relation
 
 

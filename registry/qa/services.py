@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 from registry import documents
 from registry.agencies.models import Agency
 from registry.audit.services import Actor, record_event, snapshot
-from registry.deadlines import services as deadlines
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from registry.providers.identifiers import InvalidIdentifier, normalise
 from registry.providers.models import Provider
@@ -25,7 +24,6 @@ from registry.qa.models import (
 from registry.reference.models import Country
 from registry.settings import Settings
 from registry.timeutil import add_years, utcnow
-from registry.trust import timeline
 from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, EQF_LEVELS, INSTITUTION_WIDE_ACTIVITIES, STATUSES
 
 DEFAULT_VALIDITY_YEARS = 6  # DEQAR's default when a report names no end date
@@ -157,8 +155,6 @@ def record_result(session: Session, data: ResultInput, actor: Actor, *, is_demo:
     session.flush()
     _replace_links(session, result, data)
     record_event(session, actor, "result.record", result, after=result_snapshot(session, result))
-    timeline.refresh(session, data.provider_ids)
-    deadlines.sync_for_result(session, result.id or 0)
     return result
 
 
@@ -173,7 +169,6 @@ def update_result(
     if data.agency_id != result.agency_id:
         raise ValidationFailed({"agency_id": "a result stays with the agency that recorded it"})
     before = result_snapshot(session, result)
-    old_providers = provider_ids(session, result.id or 0)
     clean = _validate(session, data, result.id)
     for key, value in clean.items():
         setattr(result, key, value)
@@ -186,8 +181,6 @@ def update_result(
     session.add(result)
     _replace_links(session, result, data)
     record_event(session, actor, "result.update", result, before=before, after=result_snapshot(session, result))
-    timeline.refresh(session, set(old_providers) | set(data.provider_ids))
-    deadlines.sync_for_result(session, result.id or 0, former_provider_ids=old_providers)
     return result
 
 
@@ -230,8 +223,6 @@ def withdraw_result(session: Session, result: QAResult, *, reason: str, actor: A
     result.version += 1
     session.add(result)
     record_event(session, actor, "result.withdraw", result, before=before)
-    timeline.refresh(session, provider_ids(session, result.id or 0))
-    deadlines.sync_for_result(session, result.id or 0)
     return result
 
 
@@ -247,8 +238,6 @@ def revoke_result(session: Session, result: QAResult, *, revoked_from: Any, acto
     result.version += 1
     session.add(result)
     record_event(session, actor, "result.revoke", result, before=before)
-    timeline.refresh(session, provider_ids(session, result.id or 0))
-    deadlines.sync_for_result(session, result.id or 0)
     return result
 
 
@@ -308,8 +297,6 @@ def attach_report_file(
     session.add(report)
     session.flush()
     record_event(session, actor, "result.report_file", report)
-    # The verdict's report link may now point at this file.
-    timeline.refresh(session, provider_ids(session, result.id or 0))
     return report
 
 

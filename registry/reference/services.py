@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.audit.services import Actor, record_event
-from registry.deadlines import services as deadlines
 from registry.reference.models import Country, EsgStandard
 
 # The snapshot's registration windows are history (2019-2020), recorded as such.
@@ -61,7 +60,6 @@ def load_reference(session: Session, actor: Actor = Actor("reference")) -> dict[
             )
         )
         record_event(session, actor, "agency.import", agency)
-        deadlines.sync_for_agency(session, agency.id or 0)
         counts["agencies"] += 1
     session.flush()
     return counts

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
 from registry.timeutil import utcnow
@@ -36,3 +36,32 @@ class SigningKey(SQLModel, table=True):
     # A retired key signs nothing new but stays published until its last verdict expires.
     retired_at: dt.datetime | None = None
     publish_until: dt.datetime | None = None
+
+
+class TrustListEntry(SQLModel, table=True):
+    """One provider as the trust list publishes it, at the feed position of its last change.
+
+    The trust list is the rows with an entry; the change feed is the rows after a position, in
+    position order. A provider that stops resolving keeps its row with no entry ("removed"), so a
+    mirror following the feed hears of it.
+    """
+
+    __tablename__ = "trust_list_entry"
+
+    provider_id: int = Field(foreign_key="provider.id", primary_key=True)
+    position: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    # Canonical JSON text, served as stored: building the list never decodes and re-encodes it.
+    entry: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    changed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class TrustFeedCounter(SQLModel, table=True):
+    """The last feed position given out: one row, updated by each committing writer that changed the list.
+
+    Its row lock, held to commit, hands out positions in commit order (see registry/trust/feed.py).
+    """
+
+    __tablename__ = "trust_feed_counter"
+
+    id: int = Field(default=1, primary_key=True)
+    position: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -1,7 +1,7 @@
 """The per-provider trust timeline: the facts a verdict needs, kept current on every write.
 
-Writers call refresh() in the same transaction as their change, so a verdict never reads a
-timeline older than the data it describes.
+The unit of work (registry/derived.py) calls refresh() before every commit for the providers the
+transaction touched, so a verdict never reads a timeline older than the data it describes.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
-from registry.agencies import services as agencies
-from registry.agencies.models import Agency
+from registry.agencies.models import Agency, AgencyRegistration
 from registry.assessments.models import SelfAssessment
 from registry.providers.models import Provider, ProviderName, ProviderRelation, ProviderSuspension
 from registry.qa.models import QAReportFile, QAResult, QAResultProgramme, QAResultProvider
@@ -25,8 +24,11 @@ from registry.trust.verdict import Policy, Scope, evaluate
 from registry.vocabulary import MERGER_RELATIONS
 
 
-def refresh(session: Session, provider_ids: Iterable[int]) -> None:
-    """Rebuild the timelines of these providers and of every provider that inherits from them."""
+def refresh(session: Session, provider_ids: Iterable[int]) -> set[int]:
+    """Rebuild the timelines of these providers and of every provider that inherits from them.
+
+    Returns every provider refreshed (the inheritors included).
+    """
     ids = set(provider_ids)
     ids |= _successors(session, ids)
     session.flush()
@@ -47,6 +49,7 @@ def refresh(session: Session, provider_ids: Iterable[int]) -> None:
         existing.updated_at = utcnow()
         session.add(existing)
     session.flush()
+    return ids
 
 
 def status_today(document: dict[str, Any], day: dt.date | None = None) -> tuple[str, dt.date | None]:
@@ -87,21 +90,25 @@ def refresh_stale(session: Session, day: dt.date | None = None) -> int:
     return len(stale)
 
 
-def refresh_agency(session: Session, agency_id: int) -> None:
-    """An agency's registration windows changed: every provider it reviewed may change."""
-    rows = session.exec(
-        select(QAResultProvider.provider_id)
-        .join(QAResult, col(QAResult.id) == QAResultProvider.result_id)
-        .where(QAResult.agency_id == agency_id)
-    )
-    refresh(session, set(rows))
-
-
 def rebuild_all(session: Session) -> int:
     session.exec(delete(TrustTimeline))  # type: ignore[call-overload]
     ids = list(session.exec(select(Provider.id)))
     refresh(session, [i for i in ids if i is not None])
     return len(ids)
+
+
+def registered_on(session: Session, agency_id: int, day: dt.date) -> bool:
+    """Whether the agency was on EQAR on that day (both ends of a window included)."""
+    return (
+        session.exec(
+            select(AgencyRegistration.id).where(
+                AgencyRegistration.agency_id == agency_id,
+                col(AgencyRegistration.registered_from) <= day,
+                or_(col(AgencyRegistration.registered_to).is_(None), col(AgencyRegistration.registered_to) >= day),
+            )
+        ).first()
+        is not None
+    )
 
 
 def _successors(session: Session, provider_ids: set[int]) -> set[int]:
@@ -229,7 +236,7 @@ def _own_results(session: Session, provider_id: int) -> list[QAResult]:
 
 def _result_entry(session: Session, result: QAResult, counts_from: Any, inherited_from: int | None) -> dict[str, Any]:
     agency = session.get(Agency, result.agency_id)
-    registered = agencies.registered_on(session, result.agency_id, result.valid_from)
+    registered = registered_on(session, result.agency_id, result.valid_from)
     programmes = session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result.id))
     entry = result_entry(result, agency, registered, programmes, counts_from, inherited_from)
     if entry["report_url"] is None:

@@ -43,7 +43,7 @@ class TestCalendarFeeds:
         make_result(provider, decision="positive with conditions or restrictions", conditions_due=days(40))
         make_result(make_provider(), valid_to=days(50))  # another provider's: not in this feed
         feed = feed_for(session, provider_id=provider.id)
-        session.flush()  # the client reads through this connection
+        session.commit()  # the client reads through this connection
         url = feed_url(settings, feed)
         assert url.startswith("http://registry.test/calendars/") and url.endswith(".ics")
 
@@ -72,7 +72,7 @@ class TestCalendarFeeds:
         make_result(first, valid_to=days(10))
         make_result(second, valid_to=days(20))
         token = feed_for(session, agency_id=agency.id).token
-        session.flush()  # the client reads through this connection
+        session.commit()  # the client reads through this connection
         events = _events(client.get(f"/calendars/{token}.ics").content)
         assert sorted(e["start"] for e in events) == [days(10).isoformat(), days(20).isoformat()]
 
@@ -83,7 +83,7 @@ class TestCalendarFeeds:
         old = feed_for(session, provider_id=provider.id).token
         new = feed_for(session, provider_id=provider.id, regenerate=True).token
         assert feed_for(session, provider_id=provider.id).token == new != old
-        session.flush()  # the client reads through this connection
+        session.commit()  # the client reads through this connection
         assert client.get(f"/calendars/{new}.ics").status_code == 200
         gone = client.get(f"/calendars/{old}.ics")
         assert gone.status_code == 404

@@ -15,7 +15,6 @@ from registry.deadlines.services import (
     RESULT_EXPIRY,
     SELF_ASSESSMENT_DUE,
     sync_all,
-    sync_for_assessment,
 )
 from registry.providers.models import Provider
 from registry.qa.models import QAResult
@@ -127,9 +126,11 @@ class TestResultDeadlines:
             TEST,
             old.version,
         )
+        session.flush()
         session.expire_all()
         assert _deadlines(session, result_id=old.id)[0].met_at == met_at
         withdraw_result(session, renewal, reason="recorded for the wrong provider", actor=TEST)
+        session.flush()
         session.expire_all()
         assert _deadlines(session, result_id=old.id)[0].met_at is None
 
@@ -174,7 +175,6 @@ class TestAgencyAndAssessmentDeadlines:
                 )
             )
             session.flush()
-            sync_for_assessment(session, provider.id or 0)
         [deadline] = _deadlines(session, provider_id=provider.id, kind=SELF_ASSESSMENT_DUE)
         assert deadline.due_on == days(1000)
 
@@ -192,5 +192,6 @@ class TestSyncAll:
         session.exec(select(ReviewDeadline).where(ReviewDeadline.result_id == result.id)).first().due_on = days(1)  # type: ignore[union-attr]
         session.flush()
         sync_all(session)
+        session.flush()
         session.expire_all()
         assert sorted((d.source_key, d.due_on) for d in _deadlines(session)) == before

@@ -326,7 +326,6 @@ class TestIdentifiers:
 class TestInternalQA:
     def test_accepted_self_assessment_shows_and_can_be_required(self, session: Session, settings: Settings) -> None:
         from registry.assessments.models import SelfAssessment
-        from registry.trust import timeline
 
         provider = f.provider(session)
         f.result(session, f.agency(session), [provider])
@@ -341,7 +340,6 @@ class TestInternalQA:
                 next_due=f.day("2024-01-10"),
             )
         )
-        timeline.refresh(session, [provider.id or 0])
         verdict = ask(session, strict, ident, "2022-01-01")
         assert verdict["status"] == "trusted"
         assert verdict["internal_qa"] == {"status": "accepted", "accepted_at": "2021-01-10", "next_due": "2024-01-10"}

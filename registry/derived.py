@@ -1,0 +1,193 @@
+"""Derived state kept current by the unit of work, so that no write path can forget it.
+
+Every ORM session, whoever opens it, collects after each flush what the flush touched: providers
+(and their names, identifiers, suspensions, mergers), QA results (and their provider links,
+programmes, report files), agencies (and their EQAR windows) and self-assessments. Just before
+the transaction commits, it brings up to date, once and set-based:
+
+- the trust timelines of the touched providers, of the providers of touched results and of the
+  providers reviewed by touched agencies (registry/trust/timeline.py),
+- the review deadlines of touched results, self-assessments and agencies (registry/deadlines),
+- the trust list entries and the change feed (registry/trust/feed.py), last, as its row lock is
+  held until commit.
+
+A write path therefore only changes records through the session (session.add / session.delete)
+and commits; it never calls a refresh. A query in the same transaction that reads a timeline, a
+deadline or a list entry first brings them up to date too, so nothing reads stale derived state.
+Writes made with bulk SQL statements bypass the ORM and are not seen: name what they touched with
+touch().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.util import find_tables
+
+from registry.agencies.models import Agency, AgencyRegistration
+from registry.assessments.models import SelfAssessment
+from registry.deadlines import services as deadlines
+from registry.deadlines.models import ReviewDeadline
+from registry.providers.models import Provider, ProviderIdentifier, ProviderName, ProviderRelation, ProviderSuspension
+from registry.qa.models import QAReportFile, QAResult, QAResultProgramme, QAResultProvider
+from registry.settings import get_settings
+from registry.trust import feed, timeline
+from registry.trust.models import TrustListEntry, TrustTimeline
+from registry.trust.verdict import Policy
+
+_WORK = "registry.derived"
+_SETTLING = "registry.derived.settling"
+_DERIVED_TABLES = frozenset(
+    model.__tablename__  # type: ignore[attr-defined]
+    for model in (TrustTimeline, ReviewDeadline, TrustListEntry)
+)
+
+
+@dataclass
+class Touched:
+    """What a transaction changed that derived state depends on."""
+
+    providers: set[int] = field(default_factory=set)
+    results: set[int] = field(default_factory=set)
+    # Providers a result was unlinked from: their deadlines for it go.
+    former_result_providers: set[int] = field(default_factory=set)
+    agencies: set[int] = field(default_factory=set)
+    assessed_providers: set[int] = field(default_factory=set)
+    # Providers whose timeline was refreshed and whose list entry is yet to be compared at commit.
+    listed: set[int] = field(default_factory=set)
+
+    def pending(self) -> bool:
+        return bool(self.providers or self.results or self.agencies or self.assessed_providers)
+
+
+def touched(session: Session) -> Touched:
+    work = session.info.get(_WORK)
+    if work is None:
+        work = session.info[_WORK] = Touched()
+    return work
+
+
+def touch(
+    session: Session,
+    *,
+    providers: Iterable[int] = (),
+    results: Iterable[int] = (),
+    agencies: Iterable[int] = (),
+    assessed_providers: Iterable[int] = (),
+) -> None:
+    """Name what a bulk statement changed, for writes that bypass the ORM."""
+    work = touched(session)
+    work.providers.update(providers)
+    work.results.update(results)
+    work.agencies.update(agencies)
+    work.assessed_providers.update(assessed_providers)
+
+
+def _note(work: Touched, record: Any, deleted: bool) -> None:
+    if isinstance(record, Provider):
+        work.providers.add(record.id or 0)
+    elif isinstance(record, ProviderName | ProviderSuspension | ProviderIdentifier):
+        work.providers.add(record.provider_id)
+    elif isinstance(record, ProviderRelation):
+        work.providers.update((record.provider_id, record.related_provider_id))
+    elif isinstance(record, QAResult):
+        work.results.add(record.id or 0)
+    elif isinstance(record, QAResultProvider):
+        work.results.add(record.result_id)
+        work.providers.add(record.provider_id)
+        if deleted:
+            work.former_result_providers.add(record.provider_id)
+    elif isinstance(record, QAResultProgramme | QAReportFile):
+        work.results.add(record.result_id)
+    elif isinstance(record, Agency):
+        work.agencies.add(record.id or 0)
+    elif isinstance(record, AgencyRegistration):
+        work.agencies.add(record.agency_id)
+    elif isinstance(record, SelfAssessment):
+        work.assessed_providers.add(record.provider_id)
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(session: Session, _context: Any) -> None:
+    work = touched(session)
+    for record in session.new:
+        _note(work, record, deleted=False)
+    for record in session.dirty:
+        if session.is_modified(record, include_collections=False):
+            _note(work, record, deleted=False)
+    for record in session.deleted:
+        _note(work, record, deleted=True)
+
+
+def settle(session: Session) -> None:
+    """Bring timelines and deadlines up to date with what the transaction touched so far."""
+    if session.info.get(_SETTLING):
+        return
+    session.info[_SETTLING] = True
+    try:
+        session.flush()
+        work = touched(session)
+        while work.pending():
+            _settle_once(session, work)
+            session.flush()
+    finally:
+        session.info[_SETTLING] = False
+
+
+def _settle_once(session: Session, work: Touched) -> None:
+    providers, results, agencies = set(work.providers), set(work.results), set(work.agencies)
+    former, assessed = set(work.former_result_providers), set(work.assessed_providers)
+    work.providers.clear()
+    work.results.clear()
+    work.agencies.clear()
+    work.former_result_providers.clear()
+    work.assessed_providers.clear()
+    links = QAResultProvider.__table__  # type: ignore[attr-defined]
+    qa_results = QAResult.__table__  # type: ignore[attr-defined]
+    if agencies:
+        # Whether an agency's results count depends on its registration at their start.
+        results |= set(session.scalars(select(qa_results.c.id).where(qa_results.c.agency_id.in_(agencies))))
+    if results:
+        providers |= set(session.scalars(select(links.c.provider_id).where(links.c.result_id.in_(results))))
+    providers |= former | assessed
+    providers.discard(0)
+    work.listed |= timeline.refresh(session, providers)
+    deadlines.sync_for_results(session, results, former_provider_ids=former)
+    deadlines.sync_for_assessments(session, assessed)
+    deadlines.sync_for_agencies(session, agencies)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    settle(session)
+    work = touched(session)
+    if work.listed:
+        settings = get_settings()
+        policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
+        listed = set(work.listed)
+        work.listed.clear()
+        feed.record(session, listed, policy)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    # A transaction that ended without commit (rolled back) leaves nothing to do.
+    if transaction.parent is None:
+        session.info.pop(_WORK, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _settle_before_reading(state: ORMExecuteState) -> None:
+    session = state.session
+    if not state.is_select or session.info.get(_SETTLING):
+        return
+    work = session.info.get(_WORK)
+    unflushed = session.new or session.deleted or session.dirty
+    if not unflushed and (work is None or not work.pending()):
+        return
+    if {table.name for table in find_tables(state.statement, include_joins=True)} & _DERIVED_TABLES:
+        settle(session)

@@ -1,0 +1,202 @@
+"""The trust list's entries and the change feed that follows them.
+
+Each provider with a resolving identifier has one entry: its identifiers and its whole trust
+timeline, stored as canonical JSON. When a commit changes an entry (the unit of work calls
+record() just before committing) the entry gets the next feed position.
+
+Positions become visible in commit order. A writer takes its positions by updating the single
+counter row; the row lock it then holds until its commit makes the next writer wait for that
+commit before it can take its own. So a reader that sees position N sees every position below N
+committed too, on PostgreSQL as on SQLite (where writers are serialised anyway). Only the last
+moment of a writing transaction is serialised: the timelines are rebuilt before the lock is taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Table, select, text, update
+from sqlmodel import Session, col
+
+from registry.db import dialect_insert
+from registry.providers.models import ProviderIdentifier
+from registry.timeutil import utcnow
+from registry.trust.models import TrustFeedCounter, TrustListEntry, TrustTimeline
+from registry.trust.timeline import change_days
+from registry.trust.verdict import Policy, Scope, evaluate
+from registry.vocabulary import RESOLVING_ORIGINS
+
+# PostgreSQL channel on which a commit that moved the feed says so (long polls listen to it).
+NOTIFY_CHANNEL = "trust_feed"
+
+_ENTRIES: Table = TrustListEntry.__table__  # type: ignore[attr-defined]
+_COUNTER: Table = TrustFeedCounter.__table__  # type: ignore[attr-defined]
+_ENCODE = msgspec.json.Encoder(order="deterministic").encode
+
+
+def status_intervals(document: dict[str, Any], policy: Policy) -> list[dict[str, Any]]:
+    """The unscoped verdict as consecutive intervals: from (included) to (excluded, None = open).
+
+    A reading aid: verdicts for a scope, or exactly as the registry gives them, come from evaluating
+    the timeline itself (registry/trust/verdict.py).
+    """
+    days = sorted(change_days(document))
+    intervals: list[dict[str, Any]] = []
+    for day in days:
+        outcome = evaluate(document, day, Scope(), policy)
+        basis = [entry["result_id"] for entry in outcome.basis]
+        if intervals and intervals[-1]["status"] == outcome.status and intervals[-1]["results"] == basis:
+            continue
+        if intervals:
+            intervals[-1]["to"] = day.isoformat()
+        intervals.append({"from": day.isoformat(), "to": None, "status": outcome.status, "results": basis})
+    return intervals
+
+
+def build_entries(session: Session, provider_ids: Iterable[int], policy: Policy) -> dict[int, str | None]:
+    """Each provider's trust list entry as canonical JSON, or None when it is not on the list."""
+    ids = sorted(set(provider_ids))
+    documents: dict[int, dict[str, Any]] = {}
+    identifiers: dict[int, list[dict[str, Any]]] = {}
+    for chunk in _chunks(ids):
+        for provider_id, document in session.execute(
+            select(col(TrustTimeline.provider_id), col(TrustTimeline.document)).where(
+                col(TrustTimeline.provider_id).in_(chunk)
+            )
+        ):
+            documents[provider_id] = document
+        rows = session.execute(
+            select(ProviderIdentifier)
+            .where(
+                col(ProviderIdentifier.provider_id).in_(chunk), col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS)
+            )
+            .order_by(col(ProviderIdentifier.scheme), col(ProviderIdentifier.normalised), col(ProviderIdentifier.id))
+        ).scalars()
+        for row in rows:
+            identifiers.setdefault(row.provider_id, []).append(
+                {
+                    "scheme": row.scheme,
+                    "value": row.value,
+                    "normalised": row.normalised,
+                    "valid_from": _iso(row.valid_from),
+                    "valid_to": _iso(row.valid_to),
+                }
+            )
+    built: dict[int, str | None] = {}
+    for provider_id in ids:
+        document = documents.get(provider_id)
+        held = identifiers.get(provider_id)
+        if document is None or not held:
+            built[provider_id] = None
+            continue
+        provider = document["provider"]
+        entry = {
+            "provider_id": provider_id,
+            "name": provider["name"],
+            "country": provider["country"],
+            "type": provider["type"],
+            "identifiers": held,
+            "status_intervals": status_intervals(document, policy),
+            "timeline": document,
+        }
+        built[provider_id] = _ENCODE(entry).decode()
+    return built
+
+
+def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int:
+    """Give the next feed positions to the providers whose entries this transaction changed.
+
+    Call as the last thing before commit: the counter's row lock is held until then.
+    """
+    built = build_entries(session, provider_ids, policy)
+    if not built:
+        return 0
+    stored: dict[int, str | None] = {}
+    for chunk in _chunks(sorted(built)):
+        rows = session.execute(
+            select(_ENTRIES.c.provider_id, _ENTRIES.c.entry).where(_ENTRIES.c.provider_id.in_(chunk))
+        )
+        stored.update({provider_id: entry for provider_id, entry in rows})
+    # A provider that was never on the list needs no "removed".
+    changed = [
+        pid
+        for pid, entry in built.items()
+        if (pid in stored and stored[pid] != entry) or (pid not in stored and entry is not None)
+    ]
+    if not changed:
+        return 0
+    last = int(
+        session.execute(
+            update(_COUNTER)
+            .where(_COUNTER.c.id == 1)
+            .values(position=_COUNTER.c.position + len(changed))
+            .returning(_COUNTER.c.position)
+        ).scalar_one()
+    )
+    now = utcnow()
+    rows = [
+        {"provider_id": pid, "position": last - len(changed) + index + 1, "entry": built[pid], "changed_at": now}
+        for index, pid in enumerate(sorted(changed))
+    ]
+    statement = dialect_insert(session, _ENTRIES)
+    statement = statement.on_conflict_do_update(
+        index_elements=["provider_id"],
+        set_={
+            "position": statement.excluded.position,
+            "entry": statement.excluded.entry,
+            "changed_at": statement.excluded.changed_at,
+        },
+    )
+    session.execute(statement, rows)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :position)"), {"channel": NOTIFY_CHANNEL, "position": str(last)}
+        )
+    return len(changed)
+
+
+def current_position(bind: Connection | Session) -> int:
+    return int(bind.execute(select(_COUNTER.c.position).where(_COUNTER.c.id == 1)).scalar_one())
+
+
+def changes_after(bind: Connection | Session, after: int, limit: int) -> list[tuple[int, int, str | None, dt.datetime]]:
+    """(position, provider id, entry or None, changed at) after a position, in position order."""
+    return list(
+        bind.execute(
+            select(_ENTRIES.c.position, _ENTRIES.c.provider_id, _ENTRIES.c.entry, _ENTRIES.c.changed_at)
+            .where(_ENTRIES.c.position > after)
+            .order_by(_ENTRIES.c.position)
+            .limit(limit)
+        ).tuples()
+    )
+
+
+def listed_entries(bind: Connection | Session, page: int = 1000) -> Iterator[str]:
+    """Every entry on the list in provider order, read in keyset pages (never the whole list at once)."""
+    last = -1
+    while True:
+        rows = list(
+            bind.execute(
+                select(_ENTRIES.c.provider_id, _ENTRIES.c.entry)
+                .where(_ENTRIES.c.provider_id > last, _ENTRIES.c.entry.is_not(None))
+                .order_by(_ENTRIES.c.provider_id)
+                .limit(page)
+            ).tuples()
+        )
+        for _provider_id, entry in rows:
+            yield entry or ""
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -288,7 +288,6 @@ def review(
         before=before,
         after={**(snapshot(assessment) or {}), "standard_comments": per_standard},
     )
-    # An accepted version is a verdict input (internal_qa); the timeline must see it now.
     return assessment
 
 

@@ -45,7 +45,9 @@ from registry.qa.views import ReportFilePages, ResultPages, report_file
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
+from registry.trust import feed
 from registry.trust.api import TrustController, TrustLookup, jwks
+from registry.trust.list_api import FeedWatcher, TrustListController
 from registry.trust.models import SigningKey
 from registry.trust.signing import VerdictSigner, ensure_key
 from registry.trust.sqlite_reader import SqliteLookupReader
@@ -113,6 +115,10 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         except DBAPIError as error:
             logging.getLogger("registry").warning("no signing key created at start-up: %s", error.orig)
 
+    def _feed_position() -> int:
+        with database.connect() as connection:
+            return feed.current_position(connection)
+
     def _provide_db() -> Database:
         return database
 
@@ -167,6 +173,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             home,
             jwks,
             TrustController,
+            TrustListController,
             ProviderController,
             ProviderStatusEvents,
             CalendarFeeds,
@@ -233,7 +240,15 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         middleware=[sessions.middleware],
         stores={"sessions": DatabaseSessionStore(database)},
         csrf_config=csrf,
-        state=State({"settings": settings, "database": database, "scheduler": jobs, "trust_lookup": trust_lookup}),
+        state=State(
+            {
+                "settings": settings,
+                "database": database,
+                "scheduler": jobs,
+                "trust_lookup": trust_lookup,
+                "feed_watcher": FeedWatcher(_feed_position),
+            }
+        ),
         on_startup=[_first_signing_key, _start_jobs, _freeze_start_up_objects],
         on_shutdown=[_stop_jobs],
         debug=settings.debug,

@@ -193,12 +193,84 @@ def trust() -> None:
 
 @trust.command("rebuild")
 def trust_rebuild() -> None:
-    """Rebuild every provider's trust timeline from the records."""
-    from registry.trust.timeline import rebuild_all
+    """Rebuild every provider's trust timeline, deadlines and trust list entry from the records."""
+    from registry.derived import rebuild_all
 
     with session_scope(get_engine(_settings())) as session:
         count = rebuild_all(session)
     click.echo(f"rebuilt {count} timelines")
+
+
+@main.group()
+def mirror() -> None:
+    """An offline copy of a registry's signed trust list, kept current from its change feed."""
+
+
+@mirror.command("sync")
+@click.option("--source", required=True, help="The registry's base URL, e.g. https://registry.example")
+@click.option("--db", "path", required=True, type=click.Path(dir_okay=False), help="The mirror's SQLite file")
+@click.option("--follow", is_flag=True, help="Keep following the change feed (long polling) until stopped")
+def mirror_sync(source: str, path: str, follow: bool) -> None:
+    """Build or update the copy: the trust list once, then the change feed, refusing what does not verify."""
+    from registry.mirror.store import open_store
+    from registry.mirror.sync import SyncFailed, SyncReport, sync
+
+    def report(done: SyncReport) -> bool:
+        if done.changes:
+            click.echo(f"at position {done.position} ({done.changes} changes applied)")
+            done.changes = 0
+        return True
+
+    try:
+        done = sync(open_store(path), source, wait=30, follow=report if follow else None)
+    except SyncFailed as error:
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        return
+    click.echo(f"mirror at position {done.position}: {done.listed} providers listed, {done.changes} changes applied")
+
+
+@mirror.command("serve")
+@click.option("--db", "path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8100, show_default=True, type=int)
+def mirror_serve(path: str, host: str, port: int) -> None:
+    """Answer /api/v1/trust from the copy, offline, in the registry's verdict format."""
+    import uvicorn
+
+    from registry.mirror.app import create_mirror_app
+
+    uvicorn.run(create_mirror_app(path, f"http://{host}:{port}"), host=host, port=port)
+
+
+@mirror.command("trust")
+@click.argument("identifier")
+@click.option("--db", "path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--at", default=None, help="Date (2025-03-10) or RFC 3339 date-time; default now")
+@click.option("--scheme", default=None)
+@click.option("--eqf-level", default=None)
+@click.option("--field", default=None)
+@click.option("--programme", default=None)
+def mirror_trust(
+    identifier: str,
+    path: str,
+    at: str | None,
+    scheme: str | None,
+    eqf_level: str | None,
+    field: str | None,
+    programme: str | None,
+) -> None:
+    """Print the verdict for an identifier from the copy, as the registry's /api/v1/trust gives it."""
+    import json
+
+    from registry.mirror.app import MirrorLookup
+
+    params = {"identifier": identifier, "scheme": scheme, "at": at, "eqf_level": eqf_level}
+    try:
+        payload = MirrorLookup(path).verdict({**params, "field": field, "programme": programme})
+    except RegistryError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    click.echo(json.dumps(payload, indent=2))
 
 
 @main.group()

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
+from sqlmodel import Session, col
 
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.assessments.models import SelfAssessment
@@ -87,6 +90,15 @@ def touch(
     work.assessed_providers.update(assessed_providers)
 
 
+def rebuild_all(session: Session) -> int:
+    """Derive everything again from the records (after an upgrade, or a change of policy settings)."""
+    session.execute(delete(TrustTimeline.__table__))  # type: ignore[attr-defined]
+    ids = [i for i in session.scalars(select(col(Provider.id))) if i is not None]
+    touch(session, providers=ids, assessed_providers=ids)
+    touched(session).agencies.update(i for i in session.scalars(select(col(Agency.id))) if i is not None)
+    return len(ids)
+
+
 def _note(work: Touched, record: Any, deleted: bool) -> None:
     if isinstance(record, Provider):
         work.providers.add(record.id or 0)
@@ -111,7 +123,7 @@ def _note(work: Touched, record: Any, deleted: bool) -> None:
         work.assessed_providers.add(record.provider_id)
 
 
-@event.listens_for(Session, "after_flush")
+@event.listens_for(OrmSession, "after_flush")
 def _collect(session: Session, _context: Any) -> None:
     work = touched(session)
     for record in session.new:
@@ -161,7 +173,7 @@ def _settle_once(session: Session, work: Touched) -> None:
     deadlines.sync_for_agencies(session, agencies)
 
 
-@event.listens_for(Session, "before_commit")
+@event.listens_for(OrmSession, "before_commit")
 def _before_commit(session: Session) -> None:
     settle(session)
     work = touched(session)
@@ -173,21 +185,22 @@ def _before_commit(session: Session) -> None:
         feed.record(session, listed, policy)
 
 
-@event.listens_for(Session, "after_transaction_end")
+@event.listens_for(OrmSession, "after_transaction_end")
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     # A transaction that ended without commit (rolled back) leaves nothing to do.
     if transaction.parent is None:
         session.info.pop(_WORK, None)
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(OrmSession, "do_orm_execute")
 def _settle_before_reading(state: ORMExecuteState) -> None:
-    session = state.session
+    session = cast(Session, state.session)
     if not state.is_select or session.info.get(_SETTLING):
         return
     work = session.info.get(_WORK)
     unflushed = session.new or session.deleted or session.dirty
     if not unflushed and (work is None or not work.pending()):
         return
-    if {table.name for table in find_tables(state.statement, include_joins=True)} & _DERIVED_TABLES:
+    tables = find_tables(cast(ClauseElement, state.statement), include_joins=True)
+    if {table.name for table in tables} & _DERIVED_TABLES:
         settle(session)

@@ -240,8 +240,10 @@ def sync_for_results(session: Session, result_ids: Iterable[int], former_provide
     providers = set(session.scalars(select(links.c.provider_id).where(links.c.result_id.in_(ids))))
     providers |= set(former_provider_ids)
     results = QAResult.__table__  # type: ignore[attr-defined]
-    related = select(links.c.result_id).where(links.c.provider_id.in_(providers)).union(
-        select(results.c.id).where(results.c.id.in_(sorted(ids)))
+    related = (
+        select(links.c.result_id)
+        .where(links.c.provider_id.in_(providers))
+        .union(select(results.c.id).where(results.c.id.in_(sorted(ids))))
     )
     scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
     _sync(session, _result_rows(related), scope)

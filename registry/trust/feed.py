@@ -116,10 +116,10 @@ def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int
         return 0
     stored: dict[int, str | None] = {}
     for chunk in _chunks(sorted(built)):
-        rows = session.execute(
+        found = session.execute(
             select(_ENTRIES.c.provider_id, _ENTRIES.c.entry).where(_ENTRIES.c.provider_id.in_(chunk))
         )
-        stored.update({provider_id: entry for provider_id, entry in rows})
+        stored.update({provider_id: entry for provider_id, entry in found})
     # A provider that was never on the list needs no "removed".
     changed = [
         pid
@@ -160,6 +160,11 @@ def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int
 
 def current_position(bind: Connection | Session) -> int:
     return int(bind.execute(select(_COUNTER.c.position).where(_COUNTER.c.id == 1)).scalar_one())
+
+
+def changed_at(bind: Connection | Session, position: int) -> dt.datetime | None:
+    """When the change at this position committed (None for position 0)."""
+    return bind.execute(select(_ENTRIES.c.changed_at).where(_ENTRIES.c.position == position)).scalar()
 
 
 def changes_after(bind: Connection | Session, after: int, limit: int) -> list[tuple[int, int, str | None, dt.datetime]]:

@@ -108,6 +108,15 @@ class VerdictSigner:
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         return (signing_input + b"." + _b64(signature)).decode("ascii")
 
+    def sign_claims(self, read: Callable[[], AbstractContextManager[Session]], claims: dict[str, Any], typ: str) -> str:
+        """A compact JWS over any claims with the verdict key (the trust list and the change feed use it)."""
+        kid, key = self._key(read)
+        header = {"alg": "ES256", "typ": typ, "kid": kid}
+        signing_input = _b64(msgspec.json.encode(header)) + b"." + _b64(msgspec.json.encode(claims))
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return (signing_input + b"." + _b64(signature)).decode("ascii")
+
     def forget(self) -> None:
         self._loaded = None
 

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency, AgencyRegistration
@@ -88,13 +88,6 @@ def refresh_stale(session: Session, day: dt.date | None = None) -> int:
         session.add(timeline)
     session.flush()
     return len(stale)
-
-
-def rebuild_all(session: Session) -> int:
-    session.exec(delete(TrustTimeline))  # type: ignore[call-overload]
-    ids = list(session.exec(select(Provider.id)))
-    refresh(session, [i for i in ids if i is not None])
-    return len(ids)
 
 
 def registered_on(session: Session, agency_id: int, day: dt.date) -> bool:

@@ -71,8 +71,8 @@ def assert_current(session: Session, step: str) -> None:
     session.commit()
     session.expire_all()
     policy = Policy(get_settings().require_eqar_registered, get_settings().require_internal_qa_years)
-    every = list(session.exec(select(Provider).order_by(col(Provider.id))).scalars())
-    stored_entries = {row.provider_id: row.entry for row in session.exec(select(TrustListEntry)).scalars()}
+    every = list(session.scalars(select(Provider).order_by(col(Provider.id))))
+    stored_entries = {row.provider_id: row.entry for row in session.scalars(select(TrustListEntry))}
     built = feed.build_entries(session, [p.id or 0 for p in every], policy)
     for provider in every:
         timeline = session.get(TrustTimeline, provider.id)
@@ -86,7 +86,7 @@ def assert_current(session: Session, step: str) -> None:
         )
 
     def deadlines() -> set[tuple[Any, ...]]:
-        rows = session.exec(select(ReviewDeadline)).scalars()
+        rows = session.scalars(select(ReviewDeadline))
         return {(d.source_key, d.due_on, d.provider_id, d.agency_id, d.met_at is None) for d in rows}
 
     kept = deadlines()
@@ -109,7 +109,7 @@ class TestEveryWriteKeepsDerivedStateCurrent:
             step(session, settings, state)
             assert_current(session, name)
         # The walk changed the list: every entry's position was handed out once, in order.
-        positions = list(session.exec(select(TrustListEntry.position)).scalars())
+        positions = list(session.scalars(select(col(TrustListEntry.position))))
         assert len(positions) == len(set(positions)) and max(positions) == feed.current_position(session)
 
 
@@ -327,5 +327,3 @@ def _review(session: Session, settings: Settings, state: dict[str, Any]) -> None
         expected_version=assessment.version,
         settings=settings,
     )
-
-

@@ -45,9 +45,9 @@ def random_writes(source: Source, rng: random.Random, rounds: int, settings: Set
     """Writes of every kind, each in its own transaction, as the staff UI and the API make them."""
     for _ in range(rounds):
         with session_scope(source.engine) as session:
-            providers = list(session.exec(select(Provider).where(col(Provider.confirmed))).scalars())
-            agencies = list(session.exec(select(Agency)).scalars())
-            results = list(session.exec(select(QAResult).where(col(QAResult.withdrawn_at).is_(None))).scalars())
+            providers = list(session.scalars(select(Provider).where(col(Provider.confirmed))))
+            agencies = list(session.scalars(select(Agency)))
+            results = list(session.scalars(select(QAResult).where(col(QAResult.withdrawn_at).is_(None))))
             kind = rng.choice(
                 ["provider", "result", "result", "programme", "update", "withdraw", "revoke", "suspend", "unsuspend"]
                 + ["identifier", "prove", "merge", "window", "rename"]
@@ -116,9 +116,7 @@ def random_writes(source: Source, rng: random.Random, rounds: int, settings: Set
                 )
             elif kind == "unsuspend":
                 open_ = list(
-                    session.exec(
-                        select(ProviderSuspension).where(col(ProviderSuspension.suspended_to).is_(None))
-                    ).scalars()
+                    session.scalars(select(ProviderSuspension).where(col(ProviderSuspension.suspended_to).is_(None)))
                 )
                 if open_:
                     suspension = rng.choice(open_)
@@ -257,9 +255,9 @@ class TestMirror:
         mirror_sync.sync(engine, source.url)
         with source.engine.connect() as connection, engine.connect() as copy:
             expected = {
-                pid: json.loads(entry)
+                pid: json.loads(entry or "null")
                 for pid, entry in connection.execute(
-                    select(TrustListEntry.provider_id, TrustListEntry.entry).where(
+                    select(col(TrustListEntry.provider_id), col(TrustListEntry.entry)).where(
                         col(TrustListEntry.entry).is_not(None)
                     )
                 )
@@ -327,7 +325,7 @@ class TestMirror:
                 for index in range(8):
                     with session_scope(source.engine) as session:
                         provider = f.provider(session, name=f"Writer {number} provider {index}")
-                        agency = session.exec(select(Agency)).scalars().first()
+                        agency = session.scalars(select(Agency)).first()
                         assert agency is not None
                         f.result(session, agency, [provider])
             except BaseException as error:  # noqa: BLE001 - reported by the test thread
@@ -354,7 +352,9 @@ class TestMirror:
             follow_once()
         with source.engine.connect() as connection:
             rows = connection.execute(
-                select(TrustListEntry.provider_id, TrustListEntry.entry).where(TrustListEntry.position > start)  # type: ignore[arg-type]
+                select(col(TrustListEntry.provider_id), col(TrustListEntry.entry)).where(
+                    col(TrustListEntry.position) > start
+                )
             )
             expected = {provider_id: entry for provider_id, entry in rows}
         assert len(expected) == 32 and seen == expected

@@ -53,6 +53,12 @@ timelines = Table(
     metadata,
     Column("provider_id", Integer, primary_key=True),
     Column("document", Text, nullable=False),
+)
+# The entries as received, apart from the timelines so that lookups read small rows.
+entries = Table(
+    "mirror_entry",
+    metadata,
+    Column("provider_id", Integer, primary_key=True),
     Column("entry", Text, nullable=False),
 )
 state = Table(
@@ -106,15 +112,20 @@ def settings_for(path: str | Path, mirrored: MirrorState) -> Settings:
     )
 
 
-def replace_all(engine: Engine, entries: Iterable[dict[str, Any]], new_state: MirrorState) -> int:
+def replace_all(engine: Engine, listed: Iterable[dict[str, Any]], new_state: MirrorState) -> int:
     """Replace the whole copy with a trust list, in one transaction."""
     count = 0
     with engine.begin() as connection:
-        connection.execute(delete(identifiers))
-        connection.execute(delete(timelines))
-        for entry in entries:
-            _insert(connection, entry)
+        for table in (identifiers, timelines, entries):
+            connection.execute(delete(table))
+        batch: list[dict[str, Any]] = []
+        for entry in listed:
+            batch.append(entry)
             count += 1
+            if len(batch) == 1000:
+                _insert(connection, batch)
+                batch = []
+        _insert(connection, batch)
         _save_state(connection, new_state)
     return count
 
@@ -124,25 +135,27 @@ def apply_changes(engine: Engine, changes: list[dict[str, Any]], new_state: Mirr
     with engine.begin() as connection:
         for change in changes:
             provider_id = int(change["provider_id"])
-            connection.execute(delete(identifiers).where(identifiers.c.provider_id == provider_id))
-            connection.execute(delete(timelines).where(timelines.c.provider_id == provider_id))
+            for table in (identifiers, timelines, entries):
+                connection.execute(delete(table).where(table.c.provider_id == provider_id))
             if not change["removed"]:
-                _insert(connection, change["entry"])
+                _insert(connection, [change["entry"]])
         _save_state(connection, new_state)
 
 
-def _insert(connection: Any, entry: dict[str, Any]) -> None:
-    provider_id = int(entry["provider_id"])
+def _insert(connection: Any, batch: list[dict[str, Any]]) -> None:
+    if not batch:
+        return
+    encode = msgspec.json.encode
     connection.execute(
-        insert(timelines).values(
-            provider_id=provider_id,
-            document=msgspec.json.encode(entry["timeline"]).decode(),
-            entry=msgspec.json.encode(entry).decode(),
-        )
+        insert(timelines),
+        [{"provider_id": int(e["provider_id"]), "document": encode(e["timeline"]).decode()} for e in batch],
+    )
+    connection.execute(
+        insert(entries), [{"provider_id": int(e["provider_id"]), "entry": encode(e).decode()} for e in batch]
     )
     rows = [
         {
-            "provider_id": provider_id,
+            "provider_id": int(entry["provider_id"]),
             "scheme": held["scheme"],
             "value": held["value"],
             "normalised": held["normalised"],
@@ -150,6 +163,7 @@ def _insert(connection: Any, entry: dict[str, Any]) -> None:
             "valid_to": _date(held["valid_to"]),
             "origin": MIRRORED_ORIGIN,
         }
+        for entry in batch
         for held in entry["identifiers"]
     ]
     if rows:

@@ -264,7 +264,7 @@ class TestMirror:
             }
             got = {
                 pid: json.loads(entry)
-                for pid, entry in copy.execute(select(store.timelines.c.provider_id, store.timelines.c.entry))
+                for pid, entry in copy.execute(select(store.entries.c.provider_id, store.entries.c.entry))
             }
             assert got == expected
             held = sorted(

@@ -179,9 +179,7 @@ def main() -> None:
             source_rate = lookups_per_second(
                 SqliteLookupReader(create_db_engine(f"sqlite:///{path}")), Settings(base_url=url), identifiers, 5000
             )
-            print(
-                f"in-process verdicts (5,000 lookups): mirror {mirror_rate:,.0f}/s, registry {source_rate:,.0f}/s"
-            )
+            print(f"in-process verdicts (5,000 lookups): mirror {mirror_rate:,.0f}/s, registry {source_rate:,.0f}/s")
     finally:
         server.stop()
 

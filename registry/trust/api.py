@@ -128,6 +128,7 @@ class TrustController(Controller):
         sync_to_thread=True,
         status_code=200,
         summary="Many trust lookups in one request (at most 1000)",
+        request_max_body_size=services.MAX_BATCH_BYTES,
     )
     def batch(
         self,

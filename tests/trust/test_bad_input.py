@@ -6,8 +6,10 @@ import json
 
 import pytest
 from litestar.testing import TestClient
+from sqlmodel import Session
 
 from registry.trust.services import MAX_BATCH_BYTES
+from tests import factories as f
 
 PROBLEM = "application/problem+json"
 IDENTIFIER = "did:web:nobody-here.example"
@@ -97,3 +99,17 @@ class TestBatchBody:
         response = client.post("/api/v1/trust/batch", content=body, headers={"content-type": "application/json"})
         assert response.status_code == 413
         assert response.headers["content-type"].startswith(PROBLEM)
+
+
+class TestCalendarEdges:
+    def test_results_reaching_the_first_and_last_day_of_the_calendar(
+        self, session: Session, client: TestClient
+    ) -> None:
+        provider = f.provider(session, identifiers=[{"scheme": "did", "value": "did:web:edges.example"}])
+        agency = f.agency(session, registered=("0001-01-01", None))
+        f.result(session, agency, [provider], valid_from="0001-01-01", valid_to="9999-12-31")
+        session.commit()
+        for at in ("0001-01-01", "9999-12-31T23:59:59Z"):
+            response = client.get("/api/v1/trust", params={"identifier": "did:web:edges.example", "at": at})
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] == "trusted"

@@ -52,6 +52,27 @@ class TestNulCharacters:
         assert response.status_code == 400
         assert "NUL character" in response.text and "email" in response.text
 
+    def test_in_a_multipart_text_field_but_not_in_the_file(self, client: TestClient, world: World) -> None:
+        sign_in(client, world.emails["editor_a"])
+        page = client.get(f"/staff/results/{world.result_r}/reports", headers=HTML)
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        pdf_with_nul = b"%PDF-1.7\n\x00\x00binary\n%%EOF\n"
+
+        def upload(extra: dict[str, str]):  # type: ignore[no-untyped-def]
+            return client.post(
+                f"/staff/results/{world.result_r}/reports",
+                data={"_csrf_token": token.group(1), **extra},
+                files={"file": ("report.pdf", pdf_with_nul, "application/pdf")},
+                headers=HTML,
+                follow_redirects=False,
+            )
+
+        refused = upload({"note": "a\x00b"})
+        assert refused.status_code == 400
+        assert "note:" in refused.text
+        assert upload({}).status_code == 303
+
     def test_text_without_one_still_passes(self, client: TestClient) -> None:
         assert client.get("/api/v1/providers", params={"q": "Alpha"}).status_code == 200
 

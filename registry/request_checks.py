@@ -40,7 +40,7 @@ async def refuse_unreadable_input(request: Request[Any, Any, Any]) -> Response[A
             errors[key] = NUL_MESSAGE
         elif isinstance(value, int) and not 1 <= value <= MAX_ROW_ID:
             raise NotFoundException(f"There is nothing with {key} {value}.")
-    if request.method in ("POST", "PUT", "PATCH"):
+    if scope["method"] in ("POST", "PUT", "PATCH"):
         content_type = request.content_type[0]
         if content_type in FORM_TYPES:
             form = await request.form()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import Body, Parameter
 
@@ -83,7 +84,10 @@ class TrustController(Controller):
             "the scope of a credential. Send `Accept: application/jwt` for a signed verdict (ES256 JWS, "
             "keys at /.well-known/jwks.json). Unknown identifiers answer 200 with status `unknown`."
         ),
-        responses=problem_responses(400),
+        responses={
+            **problem_responses(400),
+            304: ResponseSpec(None, description="Not modified: the verdict still has the `If-None-Match` validator"),
+        },
     )
     def trust(
         self,

@@ -53,10 +53,20 @@ class TestRfc3339:
         messages = _at_errors(client.get("/api/v1/trust", params={"identifier": IDENTIFIER, "at": at}))
         assert messages and "YYYY-MM-DD" in messages[0]
 
-    def test_a_leap_second_is_accepted_as_the_last_second_of_its_day(self, client: TestClient) -> None:
-        response = client.get("/api/v1/trust", params={"identifier": IDENTIFIER, "at": "2016-12-31T23:59:60Z"})
+    @pytest.mark.parametrize(
+        ("at", "echoed"),
+        [
+            ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59Z"),
+            ("2025-12-31T23:59:60Z", "2025-12-31T23:59:59Z"),
+            ("2026-01-01T00:59:60+01:00", "2025-12-31T23:59:59Z"),
+        ],
+    )
+    def test_a_leap_second_is_accepted_as_the_last_second_of_its_day(
+        self, client: TestClient, at: str, echoed: str
+    ) -> None:
+        response = client.get("/api/v1/trust", params={"identifier": IDENTIFIER, "at": at})
         assert response.status_code == 200, response.text
-        assert response.json()["at"] == "2016-12-31T23:59:59Z"
+        assert response.json()["at"] == echoed
 
     def test_a_compact_date_is_told_the_expected_format(self, client: TestClient) -> None:
         messages = _at_errors(client.get("/api/v1/trust", params={"identifier": IDENTIFIER, "at": "20251231"}))

@@ -25,7 +25,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy registry
+	$(BIN)/mypy registry tests
 
 bench: install
 	$(BIN)/python bench/lookup.py

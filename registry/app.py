@@ -42,6 +42,7 @@ from registry.providers.api import ProviderController
 from registry.providers.proof_views import IdentifierProofPages
 from registry.providers.views import PublicProviderPages, StaffProviderPages
 from registry.qa.views import ReportFilePages, ResultPages, report_file
+from registry.request_checks import refuse_unreadable_input
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             ],
         ),
         middleware=[sessions.middleware],
+        before_request=refuse_unreadable_input,
         stores={"sessions": DatabaseSessionStore(database)},
         csrf_config=csrf,
         state=State(

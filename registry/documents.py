@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 from registry.errors import ValidationFailed
 from registry.settings import Settings
@@ -72,8 +75,28 @@ def check(
     media_type = detect_media_type(data)
     if media_type is None:
         raise ValidationFailed({field: f"this is not a {ACCEPTED} document"})
-    name = Path((filename or "").replace("\\", "/")).name.strip()[:200] or fallback_name
-    return CheckedDocument(data, media_type, name, hashlib.sha256(data).hexdigest())
+    return CheckedDocument(data, media_type, clean_filename(filename, fallback_name), hashlib.sha256(data).hexdigest())
+
+
+def clean_filename(filename: str | None, fallback_name: str = "document") -> str:
+    """The name's last path part, without control or invisible formatting characters (a CR/LF would end a header)."""
+    name = Path((filename or "").replace("\\", "/")).name
+    name = "".join(" " if unicodedata.category(char)[0] == "C" else char for char in unicodedata.normalize("NFC", name))
+    return " ".join(name.split())[:200] or fallback_name
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """A Content-Disposition header (RFC 6266) that keeps any name: UTF-8 in filename*, an ASCII stand-in before it."""
+    name = clean_filename(filename)
+    ascii_name = ""
+    for char in unicodedata.normalize("NFKD", name):
+        if unicodedata.combining(char):
+            continue  # é -> e: the accent goes, the letter stays
+        ascii_name += char if " " <= char <= "~" and char not in '"\\%' else "_"
+    ascii_name = re.sub(r"_+", "_", ascii_name)
+    if not Path(ascii_name).stem.strip("_ "):
+        ascii_name = "document" + Path(ascii_name).suffix
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def storage_path(settings: Settings, area: str, sha256: str) -> Path:

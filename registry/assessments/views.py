@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
+from registry import documents
 from registry.accounts.guards import Principal, principal_of, signed_in
 from registry.accounts.roles import memberships
 from registry.assessments import evidence as evidence_files
@@ -220,7 +221,7 @@ class SelfAssessmentPages(Controller):
             data,
             media_type=found.media_type,
             headers={
-                "Content-Disposition": f'attachment; filename="{found.filename.replace(chr(34), "")}"',
+                "Content-Disposition": documents.content_disposition("attachment", found.filename),
                 "Cache-Control": "private, no-store",
                 "X-Content-Type-Options": "nosniff",
             },

@@ -8,6 +8,7 @@ from litestar import Controller, Response, get
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
+from registry.api_docs import problem_responses
 from registry.deadlines.calendar import render_feed
 from registry.deadlines.services import status_events
 from registry.errors import NotFound
@@ -20,7 +21,13 @@ class CalendarFeeds(Controller):
     path = "/calendars"
     tags = ["Deadlines"]
 
-    @get("/{feed:str}", sync_to_thread=True, summary="A private iCalendar feed of review deadlines")
+    @get(
+        "/{feed:str}",
+        sync_to_thread=True,
+        summary="A private iCalendar feed of review deadlines",
+        media_type="text/calendar; charset=utf-8",
+        responses=problem_responses(400, 404),
+    )
     def feed(
         self,
         db: DatabaseDep,
@@ -41,7 +48,12 @@ class ProviderStatusEvents(Controller):
     path = "/api/v1/providers/{provider_id:int}/status-events"
     tags = ["Public registry"]
 
-    @get("/", sync_to_thread=True, summary="How passing deadlines changed a provider's verdict, newest first")
+    @get(
+        "/",
+        sync_to_thread=True,
+        summary="How passing deadlines changed a provider's verdict, newest first",
+        responses=problem_responses(400, 404),
+    )
     def list_events(
         self,
         db: DatabaseDep,

@@ -8,6 +8,7 @@ from litestar import Controller, get
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
+from registry.api_docs import problem_responses
 from registry.providers.profile import public_profile, search_page
 from registry.timeutil import today
 from registry.web import DatabaseDep, SettingsDep
@@ -17,7 +18,7 @@ class ProviderController(Controller):
     path = "/api/v1/providers"
     tags = ["Public registry"]
 
-    @get("/", sync_to_thread=True, summary="Search providers by name or identifier")
+    @get("/", sync_to_thread=True, summary="Search providers by name or identifier", responses=problem_responses(400))
     def search(
         self,
         db: DatabaseDep,
@@ -44,7 +45,12 @@ class ProviderController(Controller):
                 session, q=q, country=country, provider_type=type, status=status, page=page, per_page=per_page
             )
 
-    @get("/{provider_id:int}", sync_to_thread=True, summary="A provider's public registry entry")
+    @get(
+        "/{provider_id:int}",
+        sync_to_thread=True,
+        summary="A provider's public registry entry",
+        responses=problem_responses(400, 404),
+    )
     def detail(
         self,
         db: DatabaseDep,

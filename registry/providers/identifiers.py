@@ -203,6 +203,8 @@ SCHEMES: dict[str, Callable[[str], str]] = {
     "local": _scoped("local (agency-assigned)", "NVAO:INST-42"),
 }
 
+MAX_IDENTIFIER_LENGTH = 2000
+
 
 def normalise(scheme: str, value: str) -> str:
     """The normalised form of value in scheme; InvalidIdentifier says what is wrong."""
@@ -211,8 +213,8 @@ def normalise(scheme: str, value: str) -> str:
         raise InvalidIdentifier(f"unknown identifier scheme {scheme!r}; known schemes: {', '.join(SCHEMES)}")
     if not value or not value.strip():
         raise InvalidIdentifier("the identifier is empty")
-    if len(value) > 2000:
-        raise InvalidIdentifier("the identifier is longer than 2000 characters")
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidIdentifier(f"the identifier is longer than {MAX_IDENTIFIER_LENGTH} characters")
     return rule(value)
 
 

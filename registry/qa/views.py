@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlmodel import Session, select
 
+from registry import documents
 from registry.accounts.guards import (
     EDITOR,
     ensure_can_change_result,
@@ -363,7 +364,7 @@ def report_file(db: DatabaseDep, settings: SettingsDep, file_id: FromPath[int]) 
         data,
         media_type=report.content_type,
         headers={
-            "Content-Disposition": f'inline; filename="{report.filename.replace(chr(34), "")}"',
+            "Content-Disposition": documents.content_disposition("inline", report.filename),
             "Cache-Control": "public, max-age=86400",
             "X-Content-Type-Options": "nosniff",
         },

@@ -6,14 +6,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.spec import Example
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import Body, Parameter
 
+from registry.api_docs import problem_responses
 from registry.errors import RegistryError, ValidationFailed
+from registry.providers.identifiers import MAX_IDENTIFIER_LENGTH, SCHEMES
 from registry.settings import Settings
 from registry.timeutil import utcnow
 from registry.trust import services, signing
 from registry.trust.sqlite_reader import SqliteLookupReader
+from registry.vocabulary import EQF_LEVELS
 from registry.web import Database, DatabaseDep, SettingsDep
 
 JWT_MEDIA_TYPE = "application/jwt"
@@ -22,6 +26,23 @@ IDENTIFIER_EXAMPLES = [
     Example(summary="A DID from a credential", value="did:web:northbridge.example"),
     Example(summary="An issuer URL", value="https://learn.meridian.example/issuer"),
 ]
+
+
+def _documented(name: str) -> dict[str, Any]:
+    """How the OpenAPI document describes one lookup parameter (parse_query checks it, with per-field messages)."""
+    text = OpenAPIType.STRING
+    described: dict[str, dict[str, Any]] = {
+        "identifier": {"type": text, "min_length": 1, "max_length": MAX_IDENTIFIER_LENGTH},
+        "scheme": {"type": text, "enum": list(SCHEMES)},
+        "at": {
+            "type": text,
+            "any_of": [Schema(type=text, format=OpenAPIFormat.DATE), Schema(type=text, format=OpenAPIFormat.DATE_TIME)],
+        },
+        "eqf_level": {"type": text, "enum": [str(level) for level in EQF_LEVELS]},
+        "field": {"type": text, "pattern": "^[0-9]{2,4}$"},
+        "programme": {"type": text, "max_length": 500},
+    }
+    return {"one_of": None, **described[name]}
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,10 @@ class TrustController(Controller):
             "the scope of a credential. Send `Accept: application/jwt` for a signed verdict (ES256 JWS, "
             "keys at /.well-known/jwks.json). Unknown identifiers answer 200 with status `unknown`."
         ),
-        responses={},
+        responses={
+            **problem_responses(400),
+            304: ResponseSpec(None, description="Not modified: the verdict still has the `If-None-Match` validator"),
+        },
     )
     def trust(
         self,
@@ -73,19 +97,31 @@ class TrustController(Controller):
             Parameter(
                 description="Any registered identifier: DID, issuer URL, domain, DEQAR id, ...",
                 examples=IDENTIFIER_EXAMPLES,
+                schema_extra=_documented("identifier"),
             ),
         ],
-        scheme: Annotated[str | None, Parameter(description="Identifier scheme, when ambiguous")] = None,
+        scheme: Annotated[
+            str | None, Parameter(description="Identifier scheme, when ambiguous", schema_extra=_documented("scheme"))
+        ] = None,
         at: Annotated[
             str | None,
             Parameter(
                 description="Date (2025-03-10) or RFC 3339 date-time; default now. Pass a credential's issuance date.",
                 examples=[Example(value="2025-03-10")],
+                schema_extra=_documented("at"),
             ),
         ] = None,
-        eqf_level: Annotated[str | None, Parameter(description="EQF level of the credential, 5 to 8")] = None,
-        field: Annotated[str | None, Parameter(description="ISCED-F field code of the credential")] = None,
-        programme: Annotated[str | None, Parameter(description="Programme or micro-credential identifier")] = None,
+        eqf_level: Annotated[
+            str | None,
+            Parameter(description="EQF level of the credential, 5 to 8", schema_extra=_documented("eqf_level")),
+        ] = None,
+        field: Annotated[
+            str | None, Parameter(description="ISCED-F field code of the credential", schema_extra=_documented("field"))
+        ] = None,
+        programme: Annotated[
+            str | None,
+            Parameter(description="Programme or micro-credential identifier", schema_extra=_documented("programme")),
+        ] = None,
     ) -> Response[Any]:
         now = utcnow()
         query = services.parse_query(
@@ -128,6 +164,8 @@ class TrustController(Controller):
         sync_to_thread=True,
         status_code=200,
         summary="Many trust lookups in one request (at most 1000)",
+        request_max_body_size=services.MAX_BATCH_BYTES,
+        responses=problem_responses(400, 413),
     )
     def batch(
         self,
@@ -137,6 +175,23 @@ class TrustController(Controller):
             dict[str, Any],
             Body(
                 description="{'queries': [{identifier, scheme?, at?, eqf_level?, field?, programme?}, ...]}",
+                schema_extra={
+                    "type": OpenAPIType.OBJECT,
+                    "required": ["queries"],
+                    "additional_properties": None,
+                    "properties": {
+                        "queries": Schema(
+                            type=OpenAPIType.ARRAY,
+                            max_items=services.MAX_BATCH,
+                            # Each query is answered on its own: a verdict, or an error naming the query's index.
+                            items=Schema(
+                                description="A lookup: identifier, and optionally scheme, at, eqf_level, field, "
+                                "programme as in GET /api/v1/trust. A query that is not one is answered with an "
+                                "error object for its index, not refused with the whole batch.",
+                            ),
+                        )
+                    },
+                },
                 examples=[
                     Example(
                         value={
@@ -188,7 +243,14 @@ def _if_none_match(request: Request[Any, Any, Any]) -> set[str]:
     return {part.strip().removeprefix("W/") for part in header.split(",")}
 
 
-@get("/.well-known/jwks.json", sync_to_thread=False, tags=["Trust lookup"], summary="Public keys of signed verdicts")
+@get(
+    "/.well-known/jwks.json",
+    sync_to_thread=False,
+    tags=["Trust lookup"],
+    summary="Public keys of signed verdicts",
+    media_type="application/jwk-set+json",
+    responses=problem_responses(),
+)
 def jwks(db: DatabaseDep) -> Response[Any]:
     with db.read() as session:
         keys = signing.published_keys(session)

@@ -17,12 +17,15 @@ from registry.errors import FieldErrors, ValidationFailed
 from registry.providers.identifiers import SCHEMES, InvalidIdentifier, guess_scheme, normalise
 from registry.providers.models import ProviderIdentifier
 from registry.settings import Settings
+from registry.timeutil import EXPECTED_FORMS, MomentError, format_moment, parse_moment
 from registry.trust.models import TrustTimeline
 from registry.trust.sqlite_reader import SqliteLookupReader
 from registry.trust.verdict import POLICY, Policy, Scope, evaluate
 from registry.vocabulary import EQF_LEVELS, RESOLVING_ORIGINS
 
 MAX_BATCH = 1000
+# Room for a full batch of long identifiers (at most 2,000 characters each) and their scopes.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,22 +69,13 @@ def _parse_at(errors: FieldErrors, value: Any, now: dt.datetime) -> dt.datetime:
     if value in (None, ""):
         return now
     if not isinstance(value, str):
-        errors.add("at", "give a date (2025-03-10) or an RFC 3339 date-time (2025-03-10T12:00:00Z)")
+        errors.add("at", f"give a date or date-time as a string: {EXPECTED_FORMS}")
         return now
-    text = value.strip()
     try:
-        if len(text) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
-        parsed = dt.datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        errors.add(
-            "at", f"{value!r} is not a real date or RFC 3339 date-time (e.g. 2025-03-10 or 2025-03-10T12:00:00Z)"
-        )
+        return parse_moment(value.strip())
+    except MomentError as error:
+        errors.add("at", str(error))
         return now
-    if parsed.tzinfo is None:
-        errors.add("at", "an RFC 3339 date-time needs a time zone offset, e.g. 2025-03-10T12:00:00Z")
-        return now
-    return parsed.astimezone(dt.UTC)
 
 
 def _parse_eqf(errors: FieldErrors, value: Any) -> int | None:
@@ -205,8 +199,8 @@ def verdict(
     payload: dict[str, Any] = {
         "identifier": query.identifier,
         "scheme": scheme,
-        "at": query.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "evaluated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "at": format_moment(query.at),
+        "evaluated_at": format_moment(now),
         "policy": POLICY,
     }
     if document is None:

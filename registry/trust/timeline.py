@@ -69,7 +69,9 @@ def change_days(document: dict[str, Any]) -> set[dt.date]:
         texts += [suspension["from"], suspension["to"]]
     for result in document["results"]:
         texts += [result["valid_from"], result["revoked_from"], result["counts_from"], result["conditions_due"]]
-        texts.append((dt.date.fromisoformat(result["valid_to"]) + dt.timedelta(days=1)).isoformat())
+        # The day after the last one, when the calendar has one: a result valid to 9999-12-31 never lapses.
+        if result["valid_to"] < dt.date.max.isoformat():
+            texts.append((dt.date.fromisoformat(result["valid_to"]) + dt.timedelta(days=1)).isoformat())
     for accepted in document["internal_qa"]["accepted"]:
         texts += [accepted["accepted_on"], accepted["next_due"]]
     return {dt.date.fromisoformat(text) for text in texts if text}

@@ -58,6 +58,7 @@ class TestSignIn:
     def test_sign_out_ends_the_server_session(self, client: TestClient, world: World, session: Session) -> None:
         sign_in(client, world.emails["operator"])
         session_id = client.cookies.get("registry_session")
+        assert session_id is not None
         response = post_form(client, "/signout", {})
         assert response.status_code == 303
         session.expire_all()

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry import migrations
 from registry.accounts.services import create_user
@@ -124,7 +124,9 @@ class TestTwoSchedulers:
         try:
             reports = _run_together(engines, lambda session: run_sweep(session, TODAY, settings))
             with Session(setup) as session:
-                claims = session.execute(select(DeadlineReminder.deadline_id, DeadlineReminder.offset_days)).all()
+                claims = session.execute(
+                    select(col(DeadlineReminder.deadline_id), col(DeadlineReminder.offset_days))
+                ).all()
                 queued = session.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
             # Due days from -20 to +175 in steps of 5: 4 missed notices (-20..-5) and 36 reminders.
             assert len(claims) == RESULTS

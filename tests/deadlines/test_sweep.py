@@ -110,7 +110,7 @@ class TestReminders:
         run_sweep(session, TODAY, settings)
         revoke_result(session, result, revoked_from=days(20), actor=TEST)
         run_sweep(session, TODAY, settings)
-        rows = session.exec(select(DeadlineReminder.due_on).order_by(col(DeadlineReminder.id))).all()
+        rows = session.exec(select(col(DeadlineReminder.due_on)).order_by(col(DeadlineReminder.id))).all()
         assert rows[-2:] == [days(25), days(20)]
 
     def test_a_renewed_result_is_not_reminded(

@@ -15,8 +15,26 @@ from tests.factories import World
 HTML = {"accept": "text/html"}
 
 
-def _message(session: Session, **extra: object) -> OutboxMessage:
-    message = OutboxMessage(to="editor@aaa.example", subject="Result ends in 30 days", text="Body text", **extra)
+def _message(
+    session: Session,
+    *,
+    attempts: int = 0,
+    last_error: str | None = None,
+    next_attempt_at: dt.datetime | None = None,
+    status: str = "queued",
+    sent_at: dt.datetime | None = None,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        to="editor@aaa.example",
+        subject="Result ends in 30 days",
+        text="Body text",
+        attempts=attempts,
+        last_error=last_error,
+        status=status,
+        sent_at=sent_at,
+    )
+    if next_attempt_at is not None:
+        message.next_attempt_at = next_attempt_at
     session.add(message)
     session.commit()
     return message

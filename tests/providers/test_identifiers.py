@@ -92,8 +92,8 @@ _label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, ma
 _hosts = st.lists(_label, min_size=2, max_size=4).map(".".join)
 
 
-def _random_case(draw: st.DrawFn, text: str) -> str:
-    flips = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+def _random_case(data: st.DataObject, text: str) -> str:
+    flips = data.draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
     return "".join(c.upper() if flip else c for c, flip in zip(text, flips, strict=True))
 
 
@@ -103,7 +103,7 @@ class TestNormalisationProperties:
         self, data: st.DataObject, host: str, path: list[str]
     ) -> None:
         value = "did:web:" + ":".join([host, *path])
-        spelled = "did:web:" + ":".join([_random_case(data.draw, host), *path])
+        spelled = "did:web:" + ":".join([_random_case(data, host), *path])
         assert normalise("did", spelled) == normalise("did", value)
         assert normalise("did", normalise("did", spelled)) == normalise("did", spelled)
 
@@ -112,14 +112,14 @@ class TestNormalisationProperties:
         self, data: st.DataObject, host: str, path: list[str], slash: bool
     ) -> None:
         plain = "https://" + host + "".join("/" + p for p in path)
-        spelled = _random_case(data.draw, "https://" + host) + ":443" + "".join("/" + p for p in path)
+        spelled = _random_case(data, "https://" + host) + ":443" + "".join("/" + p for p in path)
         spelled += "/" if slash else ""
         assert normalise("url", spelled) == normalise("url", plain)
         assert normalise("url", normalise("url", spelled)) == normalise("url", plain)
 
     @given(data=st.data(), host=_hosts, dot=st.booleans())
     def test_domains_normalise_once(self, data: st.DataObject, host: str, dot: bool) -> None:
-        spelled = _random_case(data.draw, host) + ("." if dot else "")
+        spelled = _random_case(data, host) + ("." if dot else "")
         assert normalise("domain", spelled) == host
         assert normalise("domain", normalise("domain", spelled)) == host
 

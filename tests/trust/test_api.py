@@ -129,10 +129,8 @@ class TestSignedVerdicts:
         listed = client.get("/api/v1/trust", params=params, headers={"Accept": "application/json, application/jwt"})
         assert listed.headers["content-type"].startswith("application/jwt")
         lines = [("Accept", "application/json"), ("Accept", "application/jwt;q=0.9")]
-        assert (
-            client.get("/api/v1/trust", params=params, headers=lines)
-            .headers["content-type"]
-            .startswith("application/jwt")
+        assert client.get("/api/v1/trust", params=params, headers=lines).headers["content-type"].startswith(
+            "application/jwt"
         )
         plain = client.get("/api/v1/trust", params=params, headers={"Accept": "application/json"})
         assert plain.headers["content-type"] == "application/json"

@@ -20,7 +20,6 @@ from registry.accounts.invitations import (
 )
 from registry.accounts.roles import memberships
 from registry.accounts.services import get_user
-from registry.audit.services import Actor
 from registry.errors import Conflict, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
 from registry.mail.services import enqueue, render
@@ -187,7 +186,7 @@ class EntryRequestPages(Controller):
         )
         try:
             with db.write() as session:
-                request_entry(session, entry, Actor(f"request:{text(data, 'contact') or 'anonymous'}"))
+                request_entry(session, entry, contact=text(data, "contact"))
         except ValidationFailed as error:
             with db.read() as session:
                 context = {"countries": countries(session), "types": PROVIDER_TYPES}

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from registry.accounts.models import User
 from registry.accounts.roles import memberships
+from registry.audit.models import AuditEvent
 from registry.audit.services import history
 from registry.mail.models import OutboxMessage
 from registry.providers.models import Provider
@@ -200,12 +201,12 @@ class TestEntryRequests:
                 "country": "QQ",
                 "provider_type": "castle",
                 "domain": "not a domain",
-                "contact": "a@b.example",
+                "contact": "no address",
             },
             headers=HTML,
         )
         assert refused.status_code == 400
-        for name in ("name", "country", "provider_type", "domain"):
+        for name in ("name", "country", "provider_type", "domain", "contact"):
             assert f'id="e-{name}"' in refused.text, name
         received = post_form(
             client,
@@ -220,6 +221,12 @@ class TestEntryRequests:
             headers=HTML,
         )
         assert received.status_code == 200 and "Request received" in received.text
+        # What an anonymous visitor typed is kept as data, never as the name of who acted.
+        request_event = session.exec(select(AuditEvent).where(AuditEvent.action == "provider.request")).one()
+        assert request_event.actor_label == "entry request" and request_event.actor_user_id is None
+        assert request_event.after is not None and request_event.after["contact"] == "head@harbour.example"
+        labels = session.exec(select(AuditEvent.actor_label).where(AuditEvent.entity_id == request_event.entity_id))
+        assert "head@harbour.example" not in "".join(labels)
         assert client.get("/api/v1/providers", params={"q": "Harbour Skills"}).json()["total"] == 0
         entry = session.exec(select(Provider).where(Provider.website.is_(None), Provider.confirmed == False)).first()  # type: ignore[union-attr]  # noqa: E712
         assert entry is not None

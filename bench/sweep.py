@@ -83,8 +83,7 @@ def build(path: Path, results: int, stale: int) -> Settings:
         users += [("provider staff", None, n) for n in range(1, providers + 1, 100)]
         for number, (role, agency_id, provider_id) in enumerate(users, start=1):
             connection.exec_driver_sql(
-                "INSERT INTO user (id, email, display_name, is_active, failed_logins, created_at) "
-                "VALUES (?, ?, 'Bench', 1, 0, ?)",
+                "INSERT INTO user (id, email, display_name, is_active, created_at) VALUES (?, ?, 'Bench', 1, ?)",
                 (number, f"user{number}@bench.test", now),
             )
             connection.exec_driver_sql(

@@ -7,14 +7,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
+import swagger_ui
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Contact
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
@@ -33,11 +33,14 @@ from registry.accounts.invitation_views import (
 from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
 from registry.assessments.views import SelfAssessmentPages
+from registry.csrf import SessionBoundCSRFMiddleware
 from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
+from registry.headers import security_headers
 from registry.mail.views import OutboxPages
+from registry.openapi_ui import SwaggerPage
 from registry.providers.api import ProviderController
 from registry.providers.proof_views import IdentifierProofPages
 from registry.providers.views import PublicProviderPages, StaffProviderPages
@@ -200,7 +203,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
             create_static_files_router(
                 path="/static/swagger",
-                directories=[Path(swagger_ui_bundle.swagger_ui_path)],
+                # swagger-ui-py ships Swagger UI 5, which reads OpenAPI 3.1 (Litestar's documents).
+                directories=[Path(swagger_ui.__file__).parent / "static"],
                 include_in_schema=False,
                 name="swagger-assets",
             ),
@@ -229,7 +233,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             contact=Contact(name="Registry operators", url=settings.base_url),
             path="/schema",
             render_plugins=[
-                SwaggerRenderPlugin(
+                SwaggerPage(
                     path="/",
                     js_url="/static/swagger/swagger-ui-bundle.js",
                     css_url="/static/swagger/swagger-ui.css",
@@ -238,10 +242,13 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                 )
             ],
         ),
-        middleware=[sessions.middleware],
+        # The session is loaded before the CSRF check reads it.
+        middleware=[
+            sessions.middleware,
+            DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf),
+        ],
         before_request=refuse_unreadable_input,
         stores={"sessions": DatabaseSessionStore(database)},
-        csrf_config=csrf,
         state=State(
             {
                 "settings": settings,
@@ -251,6 +258,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                 "feed_watcher": FeedWatcher(_feed_position),
             }
         ),
+        before_send=[security_headers(https=settings.base_url.startswith("https://"))],
         on_startup=[_first_signing_key, _start_jobs, _freeze_start_up_objects],
         on_shutdown=[_stop_jobs],
         debug=settings.debug,

@@ -21,10 +21,21 @@ from registry.web import Database
 
 SESSION_COOKIE = "registry_session"
 _NEW_ID = "registry_new_session_id"
+_LOADED = "registry_loaded_session"
+# A signed-in request only reads its session; the expiry moves forward at most this often, so
+# browsing is not a database write per page (the session still ends max_age after the last renewal).
+RENEW_INTERVAL = dt.timedelta(minutes=5)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _due_for_renewal(expires_at: dt.datetime, lifetime: int | dt.timedelta) -> bool:
+    """True once the last renewal (expiry minus lifetime) lies RENEW_INTERVAL or more in the past."""
+    seconds = lifetime.total_seconds() if isinstance(lifetime, dt.timedelta) else lifetime
+    renewed_at = _aware(expires_at) - dt.timedelta(seconds=seconds)
+    return utcnow() - renewed_at >= RENEW_INTERVAL
 
 
 def _expiry(expires_in: int | dt.timedelta | None) -> dt.datetime | None:
@@ -55,20 +66,24 @@ class DatabaseSessionStore(Store):
             session.add(row)
 
     async def get(self, key: str, renew_for: int | dt.timedelta | None = None) -> bytes | None:
-        return await anyio.to_thread.run_sync(self._get, key, renew_for)
+        found = await anyio.to_thread.run_sync(self.read, key)
+        if found is None:
+            return None
+        data, expires_at = found
+        if renew_for is not None and expires_at is not None and _due_for_renewal(expires_at, renew_for):
+            await self.set(key, data, renew_for)
+        return data
 
-    def _get(self, key: str, renew_for: int | dt.timedelta | None) -> bytes | None:
-        with self.database.write() as session:
-            row = session.get(WebSession, key)
-            if row is None:
-                return None
-            if row.expires_at is not None and _aware(row.expires_at) <= utcnow():
-                session.delete(row)
-                return None
-            if renew_for is not None and row.expires_at is not None:
-                row.expires_at = _expiry(renew_for)
-                session.add(row)
-            return bytes(row.data)
+    def read(self, key: str) -> tuple[bytes, dt.datetime | None] | None:
+        """The session's data and expiry, in a read-only transaction; an expired session reads as none."""
+        with self.database.read() as session:
+            row = session.exec(select(WebSession.data, WebSession.expires_at).where(WebSession.id == key)).first()
+        if row is None:
+            return None
+        data, expires_at = row
+        if expires_at is not None and _aware(expires_at) <= utcnow():
+            return None  # deleted by the next sweep in _set
+        return bytes(data), expires_at
 
     async def delete(self, key: str) -> None:
         await anyio.to_thread.run_sync(self._delete, key)
@@ -124,7 +139,33 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             if not connection.cookies.get(self.config.key) or connection.cookies.get(self.config.key) == "null":
                 return
             scope_session = Empty
+        elif scope_session is not Empty and self._unchanged_and_fresh(scope_session, connection):
+            return  # the browser's cookie and the stored row both stay as they are
         await super().store_in_message(scope_session, message, connection)
+
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        session_id = connection.cookies.get(self.config.key)
+        if not session_id or session_id == "null":
+            return {}
+        store = self.config.get_store_from_app(connection.scope["app"])
+        if not isinstance(store, DatabaseSessionStore):
+            return await super().load_from_connection(connection)
+        found = await anyio.to_thread.run_sync(store.read, session_id)
+        if found is None:
+            return {}
+        # Kept for store_in_message: an unchanged session that was renewed lately is not written again.
+        connection.scope.setdefault("state", {})[_LOADED] = found
+        return self.deserialize_data(found[0])
+
+    def _unchanged_and_fresh(self, scope_session: Any, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+        state = connection.scope.get("state", {})
+        loaded = state.get(_LOADED)
+        if loaded is None or state.get(_NEW_ID) or self.config.max_age is None:
+            return False
+        data, expires_at = loaded
+        if expires_at is None or self.serialize_data(scope_session, connection.scope) != data:
+            return False
+        return not _due_for_renewal(expires_at, int(self.config.max_age))
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         fresh = connection.scope.get("state", {}).get(_NEW_ID)
@@ -141,3 +182,8 @@ async def rotate_session_id(connection: ASGIConnection[Any, Any, Any, Any], stor
     if old and old != "null":
         await store.delete(old)
     connection.scope.setdefault("state", {})[_NEW_ID] = secrets.token_hex(32)
+
+
+def session_was_rotated(scope: Any) -> bool:
+    """True while answering the request that gave the browser a new session id (a sign-in)."""
+    return bool(scope.get("state", {}).get(_NEW_ID))

@@ -61,9 +61,11 @@ class Settings:
     sweep_interval_minutes: int = 15
     # Off unless asked for: the app built in tests and on PostgreSQL must not start background jobs.
     scheduler_in_process: bool = False
-    # Web sign-in: failed attempts before an account locks, and for how long.
-    login_lock_attempts: int = 5
-    login_lock_minutes: int = 15
+    # Web sign-in throttling: failed attempts allowed within the window, for one account from one
+    # client address and for one address in all (accounts themselves never lock).
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    login_throttle_minutes: int = 15
     session_max_age: int = 8 * 3600
     # OpenID Connect sign-in; off unless an issuer is set.
     oidc_issuer: str = ""
@@ -116,8 +118,9 @@ class Settings:
             sweep_interval_minutes=int(env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15")),
             # The embedded default runs its scheduler inside `registry serve`; production runs `registry scheduler`.
             scheduler_in_process=_bool(env.get("REGISTRY_SCHEDULER_IN_PROCESS", "true" if embedded else "false")),
-            login_lock_attempts=int(env.get("REGISTRY_LOGIN_LOCK_ATTEMPTS", "5")),
-            login_lock_minutes=int(env.get("REGISTRY_LOGIN_LOCK_MINUTES", "15")),
+            login_attempts_per_account=int(env.get("REGISTRY_LOGIN_ATTEMPTS_PER_ACCOUNT", "5")),
+            login_attempts_per_address=int(env.get("REGISTRY_LOGIN_ATTEMPTS_PER_ADDRESS", "20")),
+            login_throttle_minutes=int(env.get("REGISTRY_LOGIN_THROTTLE_MINUTES", "15")),
             session_max_age=int(env.get("REGISTRY_SESSION_MAX_AGE", str(8 * 3600))),
             oidc_issuer=env.get("REGISTRY_OIDC_ISSUER", "").rstrip("/"),
             oidc_client_id=env.get("REGISTRY_OIDC_CLIENT_ID", ""),

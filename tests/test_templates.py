@@ -8,6 +8,8 @@ from litestar.testing import TestClient
 from sqlalchemy import Connection
 from sqlmodel import Session
 
+from registry.accounts.invitations import create_invitation
+from registry.accounts.models import RoleMembership
 from registry.app import TEMPLATES_DIR, create_app
 from registry.assessments.services import start_draft
 from registry.audit.services import Actor
@@ -61,6 +63,14 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
         first = start_draft(session, get_provider(session, p), Actor("test"))
         first.state = "accepted"
         second = start_draft(session, get_provider(session, p), Actor("test"))
+        _, invitation_token = create_invitation(
+            session,
+            get_provider(session, p),
+            email="invited@alpha.example",
+            roles=[RoleMembership(user_id=0, role="operator")],
+            actor=Actor("test"),
+            settings=settings,
+        )
         session.commit()
         message_id = message.id
         versions = (first.id, second.id)
@@ -73,6 +83,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             "/no-such-page",
             "/request-entry",
             "/invitations/not-a-real-token",
+            f"/invitations/{invitation_token}",
         ]
         for path in pages:
             assert client.get(path, headers=HTML).status_code in (200, 404), path

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from registry.accounts.guards import EDITOR, OPERATOR, principal_of, requires, signed_in
-from registry.accounts.invitations import accept_invitation, create_invitation
+from registry.accounts.guards import EDITOR, OPERATOR, Principal, current_principal, principal_of, requires, signed_in
+from registry.accounts.invitations import (
+    accept_as,
+    create_invitation,
+    ensure_may_invite,
+    invited_account,
+    join_by_invitation,
+    open_invitation,
+)
 from registry.accounts.roles import memberships
-from registry.audit.services import Actor
+from registry.accounts.services import get_user
 from registry.errors import Conflict, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
 from registry.mail.services import enqueue, render
@@ -20,7 +28,7 @@ from registry.providers.self_requests import confirm_entry, pending_requests, re
 from registry.providers.services import ProviderInput, display_name, get_provider
 from registry.reference.services import countries
 from registry.vocabulary import PROVIDER_TYPES
-from registry.web import DatabaseDep, SettingsDep
+from registry.web import Database, DatabaseDep, SettingsDep
 
 
 class InvitationPages(Controller):
@@ -29,12 +37,15 @@ class InvitationPages(Controller):
     guards = [signed_in]
 
     @get("/", sync_to_thread=True)
-    def form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:
+    def form(self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int]) -> Template:
+        principal = principal_of(request)
         with db.read() as session:
-            name = display_name(session, get_provider(session, provider_id).id or 0)
+            provider = get_provider(session, provider_id)
+            ensure_may_invite(session, memberships(session, principal.user_id), provider.id or 0)
+            name = display_name(session, provider.id or 0)
         return Template(
             "accounts/invite.html",
-            context={"provider_id": provider_id, "provider_name": name, "values": {}, "errors": {}, "link": None},
+            context={"provider_id": provider_id, "provider_name": name, "values": {}, "errors": {}, "sent_to": None},
         )
 
     @post("/", sync_to_thread=True)
@@ -61,6 +72,7 @@ class InvitationPages(Controller):
                 )
                 link = f"{settings.base_url}/invitations/{token}"
                 # Written with the invitation, so the e-mail is sent exactly when the invitation exists.
+                # The link goes to the invited address only: whoever sends it never sees it.
                 enqueue(
                     session,
                     [
@@ -83,7 +95,7 @@ class InvitationPages(Controller):
                 )
         except ValidationFailed as error:
             return form_page(
-                "accounts/invite.html", {"provider_id": provider_id, "provider_name": "", "link": None}, data, error
+                "accounts/invite.html", {"provider_id": provider_id, "provider_name": "", "sent_to": None}, data, error
             )
         return Template(
             "accounts/invite.html",
@@ -92,34 +104,62 @@ class InvitationPages(Controller):
                 "provider_name": name,
                 "values": {},
                 "errors": {},
-                "link": link,
-                "email": invitation.email,
+                "sent_to": invitation.email,
             },
         )
 
 
 class InvitationAcceptPages(Controller):
+    """The invited person's page: a new account sets a password; an existing one accepts signed in."""
+
     path = "/invitations/{token:str}"
     include_in_schema = False
 
-    @get("/", sync_to_thread=False)
-    def form(self, token: FromPath[str]) -> Template:
-        return Template("accounts/accept.html", context={"token": token, "values": {}, "errors": {}})
+    @get("/")
+    async def form(self, request: Request[Any, Any, Any], db: DatabaseDep, token: FromPath[str]) -> Template:
+        principal = await current_principal(request)
+        context = await anyio.to_thread.run_sync(_accept_context, db, token, principal)
+        return Template("accounts/accept.html", context={**context, "values": {}, "errors": {}})
 
-    @post("/", sync_to_thread=True)
-    def accept(self, db: DatabaseDep, token: FromPath[str], data: FormData) -> Template | Redirect:
-        try:
-            if text(data, "password") != text(data, "repeat_password"):
-                raise ValidationFailed({"repeat_password": "the two passwords differ"})
+    @post("/")
+    async def accept(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, token: FromPath[str], data: FormData
+    ) -> Template | Redirect:
+        principal = await current_principal(request)
+
+        def _accept() -> str:
             with db.write() as session:
-                accept_invitation(
+                invitation = open_invitation(session, token)
+                # Signed in, one accepts as that account (refused when it is not the invited one).
+                if principal is not None:
+                    accept_as(session, token, get_user(session, principal.user_id))
+                    return f"/staff/providers/{invitation.provider_id}"
+                if text(data, "password") != text(data, "repeat_password"):
+                    raise ValidationFailed({"repeat_password": "the two passwords differ"})
+                join_by_invitation(
                     session, token, display_name=text(data, "display_name"), password=text(data, "password") or None
                 )
+                return "/signin?joined=1"
+
+        try:
+            target = await anyio.to_thread.run_sync(_accept)
         except (ValidationFailed, Conflict) as error:
-            return form_page(
-                "accounts/accept.html", {"token": token}, {"display_name": text(data, "display_name")}, error
-            )
-        return see_other("/signin?joined=1")
+            # An invitation spent or expired meanwhile is answered by the error page instead.
+            context = await anyio.to_thread.run_sync(_accept_context, db, token, principal)
+            return form_page("accounts/accept.html", context, {"display_name": text(data, "display_name")}, error)
+        return see_other(target)
+
+
+def _accept_context(db: Database, token: str, principal: Principal | None) -> dict[str, Any]:
+    with db.read() as session:
+        invitation = open_invitation(session, token)
+        return {
+            "token": token,
+            "email": invitation.email,
+            "provider_name": display_name(session, invitation.provider_id),
+            "has_account": invited_account(session, invitation) is not None,
+            "account_email": principal.email if principal else None,
+        }
 
 
 class EntryRequestPages(Controller):
@@ -146,7 +186,7 @@ class EntryRequestPages(Controller):
         )
         try:
             with db.write() as session:
-                request_entry(session, entry, Actor(f"request:{text(data, 'contact') or 'anonymous'}"))
+                request_entry(session, entry, contact=text(data, "contact"))
         except ValidationFailed as error:
             with db.read() as session:
                 context = {"countries": countries(session), "types": PROVIDER_TYPES}

@@ -25,6 +25,20 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def may_invite(session: Session, roles: Sequence[RoleMembership], provider_id: int) -> bool:
+    """The provider's own staff, an editor of an agency with results about it, or an operator."""
+    return (
+        is_operator(roles)
+        or is_provider_staff(roles, provider_id)
+        or bool(agency_ids(roles, "agency editor") & covering_agencies(session, provider_id))
+    )
+
+
+def ensure_may_invite(session: Session, roles: Sequence[RoleMembership], provider_id: int) -> None:
+    if not may_invite(session, roles, provider_id):
+        raise PermissionDenied("Only the provider's staff, an editor of a covering agency or an operator can invite.")
+
+
 def create_invitation(
     session: Session,
     provider: Provider,
@@ -34,15 +48,9 @@ def create_invitation(
     actor: Actor,
     settings: Settings,
 ) -> tuple[ProviderInvitation, str]:
-    """The invitation and its token; the token is shown once (in the link sent) and never stored."""
+    """The invitation and its token; the token goes only into the e-mail to the invited address."""
     provider_id = provider.id or 0
-    allowed = (
-        is_operator(roles)
-        or is_provider_staff(roles, provider_id)
-        or bool(agency_ids(roles, "agency editor") & covering_agencies(session, provider_id))
-    )
-    if not allowed:
-        raise PermissionDenied("Only the provider's staff, an editor of a covering agency or an operator can invite.")
+    ensure_may_invite(session, roles, provider_id)
     errors = FieldErrors()
     address = (errors.text("email", email, max_length=320) or "").lower()
     if address and "@" not in address:
@@ -70,8 +78,8 @@ def create_invitation(
     return invitation, token
 
 
-def accept_invitation(session: Session, token: str, *, display_name: str, password: str | None) -> User:
-    """Make the invited person provider staff: a new account, or a new role for an existing one."""
+def open_invitation(session: Session, token: str) -> ProviderInvitation:
+    """The unused, unexpired invitation this token belongs to."""
     invitation = session.exec(
         select(ProviderInvitation).where(ProviderInvitation.token_hash == token_hash(token))
     ).first()
@@ -82,23 +90,83 @@ def accept_invitation(session: Session, token: str, *, display_name: str, passwo
     expires_at = invitation.expires_at if invitation.expires_at.tzinfo else invitation.expires_at.replace(tzinfo=dt.UTC)
     if expires_at <= utcnow():
         raise Conflict("This invitation has expired; ask for a new one.")
-    actor = Actor(f"invitation:{invitation.email}")
-    user = session.exec(select(User).where(User.email == invitation.email)).first()
-    if user is None:
-        user = create_user(
-            session,
-            email=invitation.email,
-            display_name=display_name,
-            password=password,
-            role="provider staff",
-            actor=actor,
-            provider_id=invitation.provider_id,
+    return invitation
+
+
+def invited_account(session: Session, invitation: ProviderInvitation) -> User | None:
+    return session.exec(select(User).where(User.email == invitation.email)).first()
+
+
+def join_by_invitation(session: Session, token: str, *, display_name: str, password: str | None) -> User:
+    """A new account for the invited address, as provider staff.
+
+    An address that has an account already is never given a password here: whoever holds the link
+    would otherwise take over that account. Its owner signs in and accepts instead.
+    """
+    invitation = open_invitation(session, token)
+    if invited_account(session, invitation) is not None:
+        raise Conflict(
+            f"There is already an account for {invitation.email}. Sign in to it, then open this link again to accept."
         )
-    elif not is_provider_staff(memberships(session, user.id or 0), invitation.provider_id):
+    actor = Actor(f"invitation:{invitation.email}")
+    user = create_user(
+        session,
+        email=invitation.email,
+        display_name=display_name,
+        password=password,
+        role="provider staff",
+        actor=actor,
+        provider_id=invitation.provider_id,
+    )
+    _spend(session, invitation, user, Actor(actor.label, user.id))
+    return user
+
+
+def accept_as(session: Session, token: str, user: User) -> User:
+    """The signed-in owner of the invited address accepts: the account becomes staff of the provider too.
+
+    Provider staff rights on an account that works for an agency or runs the registry change what that
+    account may do (a reviewer who is also provider staff is kept from reviewing): only an operator grants that.
+    """
+    invitation = open_invitation(session, token)
+    if user.email != invitation.email:
+        raise PermissionDenied(
+            "This invitation was sent to another e-mail address. Sign out, then sign in with the invited account."
+        )
+    actor = Actor(user.email, user.id)
+    roles = memberships(session, user.id or 0)
+    if any(m.role != "provider staff" for m in roles) and not _by_operator(session, invitation):
+        raise PermissionDenied(
+            "Your account has an agency or operator role; only an operator can also make it provider staff. "
+            "Ask the registry's operators."
+        )
+    if not is_provider_staff(roles, invitation.provider_id):
         membership = RoleMembership(user_id=user.id or 0, role="provider staff", provider_id=invitation.provider_id)
         session.add(membership)
         session.flush()
-        record_event(session, actor, "role.grant", membership)
+        # In the account's own history, where an operator looks for how it came by its rights.
+        record_event(
+            session,
+            actor,
+            "user.role_grant",
+            user,
+            before={"roles": [_role_view(m) for m in roles]},
+            after={"roles": [_role_view(m) for m in [*roles, membership]], "invitation_id": invitation.id},
+        )
+    _spend(session, invitation, user, actor)
+    return user
+
+
+def _by_operator(session: Session, invitation: ProviderInvitation) -> bool:
+    inviter = invitation.invited_by_user_id
+    return inviter is not None and is_operator(memberships(session, inviter))
+
+
+def _role_view(membership: RoleMembership) -> dict[str, object]:
+    return {"role": membership.role, "agency_id": membership.agency_id, "provider_id": membership.provider_id}
+
+
+def _spend(session: Session, invitation: ProviderInvitation, user: User, actor: Actor) -> None:
     # Spend the token last, with a guarded update: a refused form leaves it usable, and two
     # simultaneous acceptances cannot both succeed (the loser's transaction is rolled back).
     claimed = session.execute(
@@ -113,9 +181,8 @@ def accept_invitation(session: Session, token: str, *, display_name: str, passwo
     session.add(invitation)
     record_event(
         session,
-        Actor(actor.label, user.id),
+        actor,
         "invitation.accept",
         invitation,
         after={"provider_id": invitation.provider_id, "email": invitation.email, "user_id": user.id},
     )
-    return user

@@ -15,9 +15,19 @@ class User(SQLModel, table=True):
     password_hash: str | None = None
     oidc_subject: str | None = Field(default=None, unique=True)
     is_active: bool = True
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SignInFailure(SQLModel, table=True):
+    """One failed password sign-in; recent ones throttle further attempts (see accounts/throttle.py)."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # SHA-256 of the address typed, so what people mistype into the field (a password) is never kept.
+    account_key: str = Field(max_length=64, index=True)
+    client_address: str = Field(max_length=64, index=True)
+    failed_at: dt.datetime = Field(default_factory=utcnow, index=True)
 
 
 class RoleMembership(SQLModel, table=True):

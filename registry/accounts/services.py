@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlmodel import Session, col, select
 
+from registry.accounts import throttle
 from registry.accounts.models import RoleMembership, User
+from registry.accounts.throttle import ThrottleLimits
 from registry.agencies.models import Agency
 from registry.audit.services import Actor, record_event
 from registry.errors import FieldErrors, NotFound, ValidationFailed
 from registry.providers.models import Provider
-from registry.timeutil import utcnow
 from registry.vocabulary import ROLES
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
@@ -81,12 +81,8 @@ def create_user(
     return user
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def is_locked(user: User, now: dt.datetime | None = None) -> bool:
-    return user.locked_until is not None and _aware(user.locked_until) > (now or utcnow())
+WRONG_CREDENTIALS = "The e-mail address or the password is wrong."
+THROTTLED = "Too many failed sign-ins from your network. Wait {minutes} minutes and try again."
 
 
 @dataclass(frozen=True)
@@ -95,38 +91,40 @@ class SignInOutcome:
 
     user: User | None
     message: str = ""
-    failed_logins: int = 0
+    throttled: bool = False
 
 
-def authenticate(session: Session, email: str, password: str, *, lock_after: int, lock_minutes: int) -> SignInOutcome:
-    """Check a local password; repeated failures lock the account for a while."""
-    now = utcnow()
+def authenticate(session: Session, email: str, password: str, *, client: str, limits: ThrottleLimits) -> SignInOutcome:
+    """Check a local password, giving away nothing about whether the account exists.
+
+    Unknown, disabled and password-less accounts are answered in the same words after the same
+    argon2 verification (against a dummy hash); repeated failures throttle this address, never the account.
+    """
+    if throttle.is_throttled(session, email, client, limits):
+        minutes = int(limits.window.total_seconds() // 60)
+        return SignInOutcome(None, THROTTLED.format(minutes=minutes), throttled=True)
     user = session.exec(select(User).where(User.email == (email or "").strip().lower())).first()
-    if user is None or not user.is_active:
-        verify_password(_DUMMY_HASH, password)
-        return SignInOutcome(None, "The e-mail address or the password is wrong.")
-    if is_locked(user, now):
-        return SignInOutcome(
-            None,
-            "This account is locked after repeated failed sign-ins. Try again later or ask an operator.",
-            user.failed_logins,
-        )
-    if verify_password(user.password_hash, password):
-        user.failed_logins = 0
-        user.locked_until = None
-        session.add(user)
+    usable = user is not None and user.is_active and bool(user.password_hash)
+    matches = verify_password(user.password_hash if usable and user else _DUMMY_HASH, password)
+    if usable and matches and user is not None:
+        throttle.forget_failures(session, email, client)
         return SignInOutcome(user)
-    user.failed_logins += 1
-    message = "The e-mail address or the password is wrong."
-    if user.failed_logins >= lock_after:
-        user.locked_until = now + dt.timedelta(minutes=lock_minutes)
-        record_event(session, SYSTEM_LOCK, "user.lock", user, after=_account_view(user))
-        message = "This account is locked after repeated failed sign-ins. Try again later or ask an operator."
-    session.add(user)
-    return SignInOutcome(None, message, user.failed_logins)
+    throttle.record_failure(session, email, client, limits)
+    pair, _ = throttle.failures(session, email, client, limits)
+    if user is not None and pair == limits.per_account:
+        # The audit trail says when an account's sign-ins from one address started being refused.
+        record_event(
+            session,
+            SYSTEM_THROTTLE,
+            "user.throttle",
+            user,
+            before={**_account_view(user), "client_address": client, "failed_sign_ins": pair - 1},
+            after={**_account_view(user), "client_address": client, "failed_sign_ins": pair},
+        )
+    return SignInOutcome(None, WRONG_CREDENTIALS)
 
 
-SYSTEM_LOCK = Actor("sign-in")
+SYSTEM_THROTTLE = Actor("sign-in")
 
 
 def _account_view(user: User) -> dict[str, object]:
@@ -135,8 +133,6 @@ def _account_view(user: User) -> dict[str, object]:
         "email": user.email,
         "display_name": user.display_name,
         "is_active": user.is_active,
-        "failed_logins": user.failed_logins,
-        "locked_until": user.locked_until.isoformat() if user.locked_until else None,
     }
 
 
@@ -185,12 +181,18 @@ def set_active(session: Session, user: User, *, active: bool, actor: Actor) -> U
     return user
 
 
-def unlock(session: Session, user: User, *, actor: Actor) -> User:
-    before = _account_view(user)
-    user.failed_logins = 0
-    user.locked_until = None
-    session.add(user)
-    record_event(session, actor, "user.unlock", user, before=before, after=_account_view(user))
+def lift_throttle(session: Session, user: User, *, limits: ThrottleLimits, actor: Actor) -> User:
+    """An operator lets an account be tried again at once from every address."""
+    recent = throttle.recent_failures_by_account(session, [user.email], limits).get(user.email, 0)
+    throttle.forget_failures(session, user.email)
+    record_event(
+        session,
+        actor,
+        "user.unlock",
+        user,
+        before={**_account_view(user), "failed_sign_ins": recent},
+        after={**_account_view(user), "failed_sign_ins": 0},
+    )
     return user
 
 
@@ -238,6 +240,6 @@ def user_for_oidc(session: Session, *, subject: str, email: str | None, email_ve
                 before=before,
                 after={**_account_view(user), "oidc_subject": subject},
             )
-    if user is None or not user.is_active or is_locked(user):
+    if user is None or not user.is_active:
         return None
     return user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import anyio
@@ -13,13 +14,22 @@ from litestar.response import Redirect, Template
 from registry.accounts import oidc
 from registry.accounts import services as accounts
 from registry.accounts.guards import operator_only, principal_of, signed_in
+from registry.accounts.throttle import ThrottleLimits, recent_failures_by_account
 from registry.agencies.services import list_agencies
 from registry.errors import NotFound, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
 from registry.sessions import end_user_sessions, rotate_session_id
-from registry.timeutil import utcnow
+from registry.settings import Settings
 from registry.vocabulary import ROLES
 from registry.web import Database, DatabaseDep, SettingsDep
+
+
+def sign_in_limits(settings: Settings) -> ThrottleLimits:
+    return ThrottleLimits(
+        per_account=settings.login_attempts_per_account,
+        per_address=settings.login_attempts_per_address,
+        window=dt.timedelta(minutes=settings.login_throttle_minutes),
+    )
 
 
 def _safe_next(target: str) -> str:
@@ -45,20 +55,15 @@ class SignInPages(Controller):
     ) -> Template | Redirect:
         email, password = text(data, "email"), str(data.get("password", ""))
 
+        # Behind a reverse proxy this is the proxy's address unless uvicorn trusts its forwarded headers.
+        client = request.client.host if request.client else "unknown"
+
         def _attempt() -> accounts.SignInOutcome:
             with db.write() as session:
-                return accounts.authenticate(
-                    session,
-                    email,
-                    password,
-                    lock_after=settings.login_lock_attempts,
-                    lock_minutes=settings.login_lock_minutes,
-                )
+                return accounts.authenticate(session, email, password, client=client, limits=sign_in_limits(settings))
 
         outcome = await anyio.to_thread.run_sync(_attempt)
         if outcome.user is None:
-            # Each further failure answers more slowly, which blunts password guessing before the lock.
-            await anyio.sleep(min(0.2 * outcome.failed_logins, 2.0))
             return Template(
                 "accounts/signin.html",
                 context={
@@ -67,7 +72,8 @@ class SignInPages(Controller):
                     "next": _safe_next(text(data, "next")),
                     "oidc": bool(settings.oidc_issuer),
                 },
-                status_code=400,
+                status_code=429 if outcome.throttled else 400,
+                headers={"Retry-After": str(settings.login_throttle_minutes * 60)} if outcome.throttled else None,
             )
         await start_session(request, outcome.user.id or 0, outcome.user.display_name)
         return see_other(_safe_next(text(data, "next")))
@@ -190,10 +196,12 @@ class UserAdminPages(Controller):
     guards = [operator_only]
 
     @get("/", sync_to_thread=True)
-    def index(self, db: DatabaseDep) -> Template:
+    def index(self, db: DatabaseDep, settings: SettingsDep) -> Template:
         with db.read() as session:
             users = accounts.list_users(session)
-        return Template("accounts/users.html", context={"users": users, "now": utcnow()})
+            failed = recent_failures_by_account(session, [user.email for user, _ in users], sign_in_limits(settings))
+        context = {"users": users, "failed": failed, "minutes": settings.login_throttle_minutes}
+        return Template("accounts/users.html", context=context)
 
     def _form_context(self, db: Database) -> dict[str, Any]:
         with db.read() as session:
@@ -230,6 +238,7 @@ class UserAdminPages(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DatabaseDep,
+        settings: SettingsDep,
         user_id: FromPath[int],
         action: FromPath[str],
         data: FormData,
@@ -244,7 +253,7 @@ class UserAdminPages(Controller):
             elif action == "enable":
                 accounts.set_active(session, user, active=True, actor=principal.actor)
             elif action == "unlock":
-                accounts.unlock(session, user, actor=principal.actor)
+                accounts.lift_throttle(session, user, limits=sign_in_limits(settings), actor=principal.actor)
             elif action == "subject":
                 accounts.map_oidc_subject(session, user, text(data, "oidc_subject"), actor=principal.actor)
             else:

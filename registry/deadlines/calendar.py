@@ -50,6 +50,7 @@ def feed_for(
         else col(CalendarFeed.provider_id) == provider_id
     )
     feed = session.scalars(select(CalendarFeed).where(owner)).first()
+    before = _feed_view(feed) if feed is not None else None
     if feed is None:
         feed = CalendarFeed(token=_token(), agency_id=agency_id, provider_id=provider_id)
     elif regenerate:
@@ -63,11 +64,20 @@ def feed_for(
         record_event(
             session,
             actor,
-            "calendar.regenerate" if regenerate else "calendar.issue",
+            "calendar.regenerate" if regenerate and not issued else "calendar.issue",
             feed,
-            after={"agency_id": feed.agency_id, "provider_id": feed.provider_id},
+            before=None if issued else before,
+            after=_feed_view(feed),
         )
     return feed
+
+
+def _feed_view(feed: CalendarFeed) -> dict[str, object]:
+    return {
+        "agency_id": feed.agency_id,
+        "provider_id": feed.provider_id,
+        "regenerated_at": feed.regenerated_at.isoformat() if feed.regenerated_at else None,
+    }
 
 
 def existing_feeds(

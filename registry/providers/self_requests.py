@@ -10,17 +10,36 @@ from sqlmodel import Session, col, select
 from registry.accounts.models import RoleMembership
 from registry.accounts.roles import agency_ids, is_operator
 from registry.audit.services import Actor, record_event, snapshot
-from registry.errors import Conflict, PermissionDenied
+from registry.errors import Conflict, FieldErrors, PermissionDenied, ValidationFailed
 from registry.providers.models import Provider
 from registry.providers.services import ProviderInput, create_provider
 from registry.timeutil import utcnow
 
+# Who acts when an anonymous visitor requests an entry: what they typed is data, never an identity.
+ENTRY_REQUEST = Actor("entry request")
 
-def request_entry(session: Session, data: ProviderInput, actor: Actor) -> Provider:
-    """Record a provider's own request; its identifiers are claims until the provider proves them."""
+
+def request_entry(
+    session: Session, data: ProviderInput, actor: Actor = ENTRY_REQUEST, *, contact: str | None = None
+) -> Provider:
+    """Record a provider's own request; its identifiers are claims until the provider proves them.
+
+    The requester's address (when the form asks for it) is kept with the request for the editors.
+    """
+    errors = FieldErrors()
+    address = None
+    if contact is not None:
+        address = errors.text("contact", contact, max_length=320)
+        if address and "@" not in address:
+            errors.add("contact", "an e-mail address has an @")
     claimed = [{**identifier, "origin": "claimed"} for identifier in data.identifiers]
-    provider = create_provider(session, dataclasses.replace(data, identifiers=claimed), actor, confirmed=False)
-    record_event(session, actor, "provider.request", provider)
+    try:
+        provider = create_provider(session, dataclasses.replace(data, identifiers=claimed), actor, confirmed=False)
+    except ValidationFailed as failed:
+        raise ValidationFailed({**failed.errors, **errors.errors}) from failed
+    errors.raise_if_any()
+    after = {**(snapshot(provider) or {}), **({"contact": address} if address else {})}
+    record_event(session, actor, "provider.request", provider, after=after)
     return provider
 
 

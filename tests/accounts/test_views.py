@@ -1,15 +1,22 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import re
 
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import Connection
 from sqlmodel import Session, select
 
-from registry.accounts.models import User, WebSession
+from registry.accounts import services
+from registry.accounts.models import SignInFailure, User, WebSession
+from registry.accounts.services import SignInOutcome
+from registry.accounts.throttle import ThrottleLimits, account_key
 from registry.audit.models import AuditEvent
 from registry.settings import Settings
+from registry.timeutil import utcnow
+from tests import factories
 from tests.conftest import PASSWORD, post_form, sign_in
 from tests.factories import World
 
@@ -64,7 +71,7 @@ class TestSignIn:
         session.expire_all()
         assert session.get(WebSession, session_id) is None
         # Replaying the old cookie no longer signs anyone in.
-        client.cookies.set("registry_session", session_id, domain="registry.test")
+        client.cookies.set("registry_session", session_id or "", domain="registry.test")
         assert client.get("/staff", headers=HTML, follow_redirects=False).status_code == 303
 
     def test_forms_without_a_csrf_token_are_refused(self, client: TestClient, world: World) -> None:
@@ -98,35 +105,139 @@ class TestSignIn:
         assert client.get("/staff", headers=HTML, follow_redirects=False).status_code == 303
 
 
-class TestLockout:
+def alert(response) -> str:  # type: ignore[no-untyped-def]
+    found = re.search(r'role="alert".*?<p>(.*?)</p>', response.text, re.S)
+    assert found is not None, response.text
+    return " ".join(found.group(1).split())
+
+
+class TestNoUserEnumeration:
+    @pytest.fixture
+    def verified(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The hashes each sign-in attempt verified a password against."""
+        seen: list[str] = []
+        real = services._hasher
+
+        class Recording:
+            def hash(self, password: str) -> str:
+                return real.hash(password)
+
+            def verify(self, password_hash: str, password: str) -> bool:
+                seen.append(password_hash)
+                return real.verify(password_hash, password)
+
+        monkeypatch.setattr(services, "_hasher", Recording())
+        return seen
+
+    def test_every_kind_of_miss_costs_one_argon2_verification_and_reads_the_same(
+        self, client: TestClient, world: World, session: Session, verified: list[str]
+    ) -> None:
+        disabled = factories.user(session, world.user_ids["editor_b"])
+        disabled.is_active = False
+        passwordless = factories.user(session, world.user_ids["reviewer_a"])
+        passwordless.password_hash = None  # signs in through OpenID Connect only
+        session.add_all([disabled, passwordless])
+        session.commit()
+        answers = {}
+        for case, email in {
+            "unknown": "nobody@nowhere.example",
+            "wrong password": world.emails["editor_a"],
+            "disabled": world.emails["editor_b"],
+            "no password": world.emails["reviewer_a"],
+        }.items():
+            verified.clear()
+            response = sign_in(client, email, "not-the-password")
+            assert response.status_code == 400, case
+            assert len(verified) == 1, case
+            answers[case] = alert(response)
+        assert set(answers.values()) == {"The e-mail address or the password is wrong."}
+
+    def test_the_dummy_hash_costs_what_a_real_one_does(self) -> None:
+        # argon2's cost lives in the hash's parameters (memory, iterations, lanes).
+        assert services._DUMMY_HASH.split("$")[3] == services.hash_password("any password").split("$")[3]
+
+    def test_a_known_account_never_says_locked(self, client: TestClient, world: World) -> None:
+        for _ in range(8):
+            assert "locked" not in sign_in(client, world.emails["editor_a"], "wrong-password").text
+
+
+class TestThrottle:
     @pytest.fixture
     def settings(self, settings: Settings) -> Settings:
-        return dataclasses.replace(settings, login_lock_attempts=3, login_lock_minutes=15)
+        return dataclasses.replace(settings, login_attempts_per_account=3, login_throttle_minutes=15)
 
-    def test_repeated_failures_lock_the_account_even_for_the_right_password(
+    def test_failures_throttle_the_address_for_that_account_with_the_same_words_for_unknown_ones(
         self, client: TestClient, world: World, session: Session
     ) -> None:
-        email = world.emails["editor_b"]
-        for _ in range(3):
-            assert sign_in(client, email, "wrong-password").status_code == 400
-        response = sign_in(client, email)
-        assert response.status_code == 400
-        assert "locked" in response.text
-        session.expire_all()
-        user = session.get(User, world.user_ids["editor_b"])
-        assert user is not None and user.locked_until is not None and user.failed_logins == 3
-        assert session.exec(select(AuditEvent).where(AuditEvent.action == "user.lock")).first() is not None
+        answers = []
+        for email in (world.emails["editor_b"], "nobody@nowhere.example"):
+            for _ in range(3):
+                assert sign_in(client, email, "wrong-password").status_code == 400
+            refused = sign_in(client, email)  # even the right password, from here, for now
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "900"
+            answers.append(alert(refused))
+        assert answers[0] == answers[1] and "Wait 15 minutes" in answers[0]
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "user.throttle")).one()
+        assert event.entity_id == world.user_ids["editor_b"]
+        assert event.before is not None and event.before["failed_sign_ins"] == 2
+        assert event.after is not None and event.after["failed_sign_ins"] == 3
 
-    def test_operators_see_the_lock_and_can_lift_it(self, client: TestClient, world: World) -> None:
+    def test_operators_see_the_failures_and_let_the_account_be_tried_again(
+        self, client: TestClient, world: World, session: Session
+    ) -> None:
         for _ in range(3):
             sign_in(client, world.emails["editor_b"], "wrong-password")
         operator = TestClient(client.app, base_url="http://registry.test")
         with operator:
             sign_in(operator, world.emails["operator"])
             listing = operator.get("/staff/users/")
-            assert "locked" in listing.text
+            assert "3 failed sign-ins in the last 15 minutes" in listing.text
+            assert "Allow sign-in again" in listing.text
             assert post_form(operator, f"/staff/users/{world.user_ids['editor_b']}/unlock", {}).status_code == 303
         assert sign_in(client, world.emails["editor_b"]).status_code == 303
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "user.unlock")).one()
+        assert event.before is not None and event.before["failed_sign_ins"] == 3
+        assert event.after is not None and event.after["failed_sign_ins"] == 0
+
+
+class TestThrottleByAddress:
+    """The service decides by client address; the test client has one address, so these call it directly."""
+
+    LIMITS = ThrottleLimits(per_account=3, per_address=5, window=dt.timedelta(minutes=15))
+
+    def attempt(self, session: Session, email: str, client: str, password: str = "wrong-password") -> SignInOutcome:
+        return services.authenticate(session, email, password, client=client, limits=self.LIMITS)
+
+    def test_an_attacker_cannot_lock_out_the_owner(self, session: Session, world: World) -> None:
+        email = world.emails["editor_b"]
+        for _ in range(10):
+            self.attempt(session, email, "203.0.113.66")
+        assert self.attempt(session, email, "203.0.113.66", PASSWORD).throttled
+        owner = self.attempt(session, email, "198.51.100.7", PASSWORD)
+        assert owner.user is not None and owner.user.id == world.user_ids["editor_b"]
+
+    def test_one_address_trying_many_accounts_is_throttled(self, session: Session, world: World) -> None:
+        for number in range(5):
+            assert not self.attempt(session, f"guess{number}@example.org", "203.0.113.9").throttled
+        assert self.attempt(session, world.emails["operator"], "203.0.113.9", PASSWORD).throttled
+        assert self.attempt(session, world.emails["operator"], "192.0.2.1", PASSWORD).user is not None
+
+    def test_failures_older_than_the_window_count_for_nothing(self, session: Session, world: World) -> None:
+        email = world.emails["editor_a"]
+        for _ in range(3):
+            self.attempt(session, email, "203.0.113.1")
+        old = utcnow() - dt.timedelta(minutes=16)
+        for failure in session.exec(select(SignInFailure)):
+            failure.failed_at = old
+            session.add(failure)
+        session.flush()
+        assert self.attempt(session, email, "203.0.113.1", PASSWORD).user is not None
+
+    def test_typed_addresses_are_kept_only_as_hashes(self, session: Session) -> None:
+        self.attempt(session, "my secret password typed in the wrong field", "203.0.113.2")
+        kept = session.exec(select(SignInFailure)).one()
+        assert kept.account_key == account_key("my secret password typed in the wrong field")
+        assert "secret" not in kept.account_key
 
 
 class TestPasswordChange:

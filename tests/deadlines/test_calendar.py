@@ -5,9 +5,11 @@ from collections.abc import Callable
 import pytest
 from icalendar import Calendar
 from litestar.testing import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency
+from registry.audit.models import AuditEvent
+from registry.audit.services import Actor
 from registry.deadlines.calendar import feed_for, feed_url
 from registry.errors import ValidationFailed
 from registry.providers.models import Provider
@@ -88,6 +90,28 @@ class TestCalendarFeeds:
         gone = client.get(f"/calendars/{old}.ics")
         assert gone.status_code == 404
         assert gone.headers["content-type"] == "application/problem+json"
+
+    def test_regenerating_is_audited_with_the_feed_before_and_after(
+        self, session: Session, make_provider: Callable[..., Provider]
+    ) -> None:
+        provider = make_provider()
+        actor = Actor("calendar-test")
+        feed_for(session, provider_id=provider.id, actor=actor)
+        first = feed_for(session, provider_id=provider.id, regenerate=True, actor=actor).regenerated_at
+        assert first is not None
+        feed_for(session, provider_id=provider.id, regenerate=True, actor=actor)
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.action == "calendar.regenerate", AuditEvent.actor_label == "calendar-test")
+            .order_by(col(AuditEvent.id))
+        ).all()
+        assert len(events) == 2
+        assert events[0].before == {"agency_id": None, "provider_id": provider.id, "regenerated_at": None}
+        second_before = events[1].before
+        assert second_before is not None and second_before["regenerated_at"] == first.isoformat()
+        assert events[1].after is not None and events[1].after["regenerated_at"] != second_before["regenerated_at"]
+        # The token is a credential: neither side of the record carries it.
+        assert all("token" not in (e.before or {}) and "token" not in (e.after or {}) for e in events)
 
     def test_a_feed_belongs_to_one_agency_or_one_provider(self, session: Session) -> None:
         with pytest.raises(ValidationFailed):

@@ -50,7 +50,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
         "REGISTRY_VAR_DIR": str(var_dir),
         "REGISTRY_DATABASE_URL": f"sqlite:///{var_dir / 'registry.db'}",
         "REGISTRY_BASE_URL": base_url,
-        "REGISTRY_LOGIN_LOCK_ATTEMPTS": "3",
+        "REGISTRY_LOGIN_ATTEMPTS_PER_ACCOUNT": "3",
     }
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "registry"), "setup"], env=env, check=True, capture_output=True)

@@ -62,7 +62,7 @@ class Settings:
     reminder_offsets: tuple[int, ...] = (180, 90, 30, 7)
     sweep_interval_minutes: int = 15
     # Delivery sends until the outbox is empty or this time is up, at most this many messages a minute (0: no limit).
-    mail_delivery_seconds: int = 600
+    mail_delivery_seconds: float = 600
     mail_rate_per_minute: int = 300
     # Off unless asked for: the app built in tests and on PostgreSQL must not start background jobs.
     scheduler_in_process: bool = False
@@ -120,7 +120,7 @@ class Settings:
             smtp_from=env.get("REGISTRY_SMTP_FROM", "registry@localhost"),
             reminder_offsets=_offsets(env.get("REGISTRY_REMINDER_OFFSETS", "180,90,30,7")),
             sweep_interval_minutes=int(env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15")),
-            mail_delivery_seconds=int(env.get("REGISTRY_MAIL_DELIVERY_SECONDS", "600")),
+            mail_delivery_seconds=float(env.get("REGISTRY_MAIL_DELIVERY_SECONDS", "600")),
             mail_rate_per_minute=int(env.get("REGISTRY_MAIL_RATE_PER_MINUTE", "300")),
             # The embedded default runs its scheduler inside `registry serve`; production runs `registry scheduler`.
             scheduler_in_process=_bool(env.get("REGISTRY_SCHEDULER_IN_PROCESS", "true" if embedded else "false")),

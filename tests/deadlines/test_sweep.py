@@ -13,6 +13,7 @@ from registry.mail.models import OutboxMessage
 from registry.providers.models import Provider
 from registry.qa.models import QAResult
 from registry.settings import Settings
+from registry.web import Database
 from tests.conftest import SmtpSink
 from tests.deadlines.conftest import TODAY, days
 
@@ -195,7 +196,7 @@ class TestEndToEnd:
         make_result(staff_and_editor, valid_to=days(7))
         run_sweep(session, TODAY, settings)
         configured = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=smtp_sink.port)
-        assert deliver_due(session, configured).sent == 2
+        assert deliver_due(Database(session.connection()), configured).sent == 2
         [to_staff] = [m for m in smtp_sink.messages if "lakeside.test" in m["To"]]
         # A long subject is folded onto a continuation line; the parser keeps the fold's space.
         subject = str(to_staff["Subject"]).strip()

@@ -8,9 +8,11 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import Session, col, select
 
 from registry import migrations
@@ -21,7 +23,7 @@ from registry.mail.services import Mail, enqueue
 from registry.settings import Settings
 from registry.timeutil import utcnow
 from registry.web import Database
-from tests.conftest import SmtpSink
+from tests.conftest import SmtpSink, free_port
 from tests.test_cli import REGISTRY
 
 
@@ -117,6 +119,46 @@ class TestDelivery:
         )
 
 
+class TimedSink(SmtpSink):
+    """Notes when each message arrives."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.arrivals: list[float] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        self.arrivals.append(time.monotonic())
+        return await super().handle_DATA(server, session, envelope)
+
+
+class KillingSink(SmtpSink):
+    """Kills the deliverer process while its fifth message is on the wire, before accepting it."""
+
+    deliverer: subprocess.Popen[str] | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        if len(self.messages) == 4 and self.deliverer is not None:
+            os.kill(self.deliverer.pid, signal.SIGKILL)
+            self.deliverer.wait(timeout=10)
+            self.deliverer = None
+            return "451 4.3.0 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def timed_sink() -> Iterator[TimedSink]:
+    sink = TimedSink(free_port())
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def killing_sink() -> Iterator[KillingSink]:
+    sink = KillingSink(free_port())
+    yield sink
+    sink.stop()
+
+
 class TestThroughput:
     def test_one_run_empties_a_queue_larger_than_a_batch(
         self, session: Session, settings: Settings, smtp_sink: SmtpSink
@@ -129,16 +171,10 @@ class TestThroughput:
         assert len(smtp_sink.messages) == 250
 
     def test_the_rate_limit_spaces_messages_and_the_time_budget_ends_the_run(
-        self, session: Session, settings: Settings, smtp_sink: SmtpSink
+        self, session: Session, settings: Settings, timed_sink: TimedSink
     ) -> None:
-        arrivals: list[float] = []
-        keep = smtp_sink.handle_DATA
-
-        async def timed(server: Any, smtp_session: Any, envelope: Any) -> str:
-            arrivals.append(time.monotonic())
-            return await keep(server, smtp_session, envelope)
-
-        smtp_sink.handle_DATA = timed  # type: ignore[method-assign]
+        smtp_sink = timed_sink
+        arrivals = smtp_sink.arrivals
         smtp_sink.start()
         _queue(session, *(f"r{n}@test.example" for n in range(20)))
         # 120 a minute is one every half second; the run may take 1.2 s, so it sends 3 and stops.
@@ -155,26 +191,14 @@ class TestThroughput:
 
 
 class TestKilledMidBatch:
-    def test_a_deliverer_killed_mid_batch_sends_nothing_twice(self, tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    def test_a_deliverer_killed_mid_batch_sends_nothing_twice(self, tmp_path: Path, killing_sink: KillingSink) -> None:
+        smtp_sink = killing_sink
         url = f"sqlite:///{tmp_path / 'outbox.db'}"
         migrations.upgrade(url)
         engine = create_db_engine(url)
         mail = Mail(subject="Deadline ahead", text="Plain words.", html=None)
         with session_scope(engine) as session:
             enqueue(session, [(f"r{n}@test.example", mail) for n in range(10)])
-        deliverer: list[subprocess.Popen[str]] = []
-        keep = smtp_sink.handle_DATA
-
-        async def killing(server: Any, smtp_session: Any, envelope: Any) -> str:
-            if len(smtp_sink.messages) == 4 and deliverer:
-                # The fifth message: the deliverer dies before the server could accept it.
-                victim = deliverer.pop()
-                os.kill(victim.pid, signal.SIGKILL)
-                victim.wait(timeout=10)
-                return "451 4.3.0 try again later"
-            return await keep(server, smtp_session, envelope)
-
-        smtp_sink.handle_DATA = killing  # type: ignore[method-assign]
         smtp_sink.start()
         env = {
             **os.environ,
@@ -186,7 +210,7 @@ class TestKilledMidBatch:
             "REGISTRY_MAIL_RATE_PER_MINUTE": "0",
         }
         process = subprocess.Popen([REGISTRY, "outbox", "deliver"], env=env, text=True, stderr=subprocess.PIPE)
-        deliverer.append(process)
+        smtp_sink.deliverer = process
         process.wait(timeout=60)
         assert process.returncode == -signal.SIGKILL
         with Session(engine) as session:

@@ -92,8 +92,8 @@ class Settings:
         secret_key = env.get("REGISTRY_SECRET_KEY") or ""
         internal_qa = env.get("REGISTRY_REQUIRE_INTERNAL_QA_YEARS", "").strip()
         workers = int(env.get("REGISTRY_WORKERS", "1"))
-        # SQLite has no SKIP LOCKED, so two deliverers could send one message twice: only a single
-        # worker runs the jobs in-process; with more workers, run `registry scheduler` once instead.
+        # Every worker that starts a scheduler runs each job (APScheduler 3): only a single worker runs
+        # the jobs in-process; with more workers, run `registry scheduler` once instead.
         embedded = database_url.startswith("sqlite") and workers == 1
         return cls(
             var_dir=var_dir,

@@ -363,6 +363,28 @@ class TestWellKnown:
         assert challenge.used_at is None
 
 
+class TestNetworkFailures:
+    """Each way the provider's server can fail is a message on the proof, and the challenge stays usable."""
+
+    def test_refused_unresolvable_and_looping_servers_are_messages(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        from tests.conftest import free_port
+
+        closed = free_port(range(8300, 8400))
+        server.serve("/.well-known/qa-registry-challenge.txt", "", 302, Location=proofs.WELL_KNOWN_CHALLENGE)
+        for origin, said in (
+            (f"https://127.0.0.1:{closed}", f"127.0.0.1 refused the connection on port {closed}"),
+            ("https://proof-check.invalid", "proof-check.invalid does not resolve to an address"),
+            (server.origin, "redirects more than 3 times"),
+        ):
+            challenge = issue(session, claim(session, provider, "url", f"{origin}/issuer"), fetching)
+            with pytest.raises(ValidationFailed, match=said):
+                verify(session, challenge, fetching)
+            session.refresh(challenge)
+            assert challenge.used_at is None
+
+
 class TestTrustApi:
     def test_identifier_resolves_only_after_the_proof(
         self, session: Session, provider: Provider, settings: Settings, client: TestClient

@@ -251,6 +251,17 @@ class TestDidWeb:
             verify(session, challenge, fetching, sign(challenge.challenge, key, "ES256"))
 
 
+    def test_a_document_nested_too_deeply_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        key = ECKey.generate_key("P-256")
+        did = self.did(server)
+        server.serve("/.well-known/did.json", "[" * 60_000)
+        challenge = issue(session, claim(session, provider, "did", did), fetching)
+        with pytest.raises(ValidationFailed, match="nested too deeply"):
+            verify(session, challenge, fetching, sign(challenge.challenge, key, "ES256"))
+
+
 class TestWellKnown:
     def test_url_identifier_proven_by_the_published_challenge(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 
@@ -279,21 +280,35 @@ def deadlines() -> None:
 
 
 @deadlines.command("run-once")
-def deadlines_run_once() -> None:
+@click.option(
+    "--today",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Sweep as if today were this day (YYYY-MM-DD). Refused in production unless --force.",
+)
+@click.option("--force", is_flag=True, help="Allow --today on PostgreSQL or with several workers.")
+def deadlines_run_once(day: dt.datetime | None, force: bool) -> None:
     """Sweep once: write due reminders, mark overdue conditions, record verdict changes; then deliver."""
     from registry.deadlines.sweep import run_sweep
     from registry.mail.delivery import deliver_due
+    from registry.web import Database
 
     settings = _settings()
+    embedded = settings.is_sqlite and settings.workers == 1
+    if day is not None and not embedded and not force:
+        raise click.UsageError(
+            "--today sends real reminders and records verdict changes dated that day, so it is refused on a "
+            "production deployment (PostgreSQL or several workers); add --force if that is what you want."
+        )
     engine = get_engine(settings)
     with session_scope(engine) as session:
-        report = run_sweep(session, today(), settings)
+        report = run_sweep(session, day.date() if day else today(), settings)
     click.echo(
         f"{report.reminders} reminders ({report.messages} messages), {report.overdue_conditions} conditions "
         f"overdue, {report.verdict_changes} verdict changes"
     )
-    with session_scope(engine) as session:
-        delivery = deliver_due(session, settings)
+    delivery = deliver_due(Database(engine), settings)
     click.echo(f"outbox: {delivery.sent} sent, {delivery.failed} failed, {delivery.waiting} waiting")
 
 
@@ -342,9 +357,9 @@ def outbox_status() -> None:
 def outbox_deliver() -> None:
     """Send the messages that are due now (the scheduler does this at every interval)."""
     from registry.mail.delivery import deliver_due
+    from registry.web import Database
 
-    with session_scope(get_engine(_settings())) as session:
-        report = deliver_due(session, _settings())
+    report = deliver_due(Database(get_engine(_settings())), _settings())
     click.echo(f"outbox: {report.sent} sent, {report.failed} failed, {report.waiting} waiting")
 
 

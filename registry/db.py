@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from registry.settings import Settings
+
+
+class UnitsOfWork(Protocol):
+    """Read sessions and write units of work, for services that must not hold one open while they wait
+    on the network (registry.web.Database is one)."""
+
+    def read(self) -> AbstractContextManager[Session]: ...
+
+    def write(self) -> AbstractContextManager[Session]: ...
 
 
 def normalise_database_url(url: str) -> str:

@@ -52,6 +52,8 @@ class Settings:
     fetch_ca_bundle: str | None = None
     # The port a domain identifier's well-known file is fetched from; only tests change it.
     fetch_https_port: int = 443
+    # One limit for a whole proof fetch: resolving, connecting, TLS, headers and body.
+    fetch_timeout_seconds: float = 10.0
     debug: bool = False
     # Deadlines and e-mail: no SMTP host means messages wait in the outbox.
     smtp_host: str | None = None
@@ -59,6 +61,9 @@ class Settings:
     smtp_from: str = "registry@localhost"
     reminder_offsets: tuple[int, ...] = (180, 90, 30, 7)
     sweep_interval_minutes: int = 15
+    # Delivery sends until the outbox is empty or this time is up, at most this many messages a minute (0: no limit).
+    mail_delivery_seconds: float = 600
+    mail_rate_per_minute: int = 300
     # Off unless asked for: the app built in tests and on PostgreSQL must not start background jobs.
     scheduler_in_process: bool = False
     # Web sign-in throttling: failed attempts allowed within the window, for one account from one
@@ -89,8 +94,8 @@ class Settings:
         secret_key = env.get("REGISTRY_SECRET_KEY") or ""
         internal_qa = env.get("REGISTRY_REQUIRE_INTERNAL_QA_YEARS", "").strip()
         workers = int(env.get("REGISTRY_WORKERS", "1"))
-        # SQLite has no SKIP LOCKED, so two deliverers could send one message twice: only a single
-        # worker runs the jobs in-process; with more workers, run `registry scheduler` once instead.
+        # Every worker that starts a scheduler runs each job (APScheduler 3): only a single worker runs
+        # the jobs in-process; with more workers, run `registry scheduler` once instead.
         embedded = database_url.startswith("sqlite") and workers == 1
         return cls(
             var_dir=var_dir,
@@ -110,12 +115,15 @@ class Settings:
             allow_private_fetch=_bool(env.get("REGISTRY_ALLOW_PRIVATE_FETCH", "false")),
             fetch_ca_bundle=env.get("REGISTRY_FETCH_CA_BUNDLE") or None,
             fetch_https_port=int(env.get("REGISTRY_FETCH_HTTPS_PORT", "443")),
+            fetch_timeout_seconds=float(env.get("REGISTRY_FETCH_TIMEOUT_SECONDS", "10")),
             debug=_bool(env.get("REGISTRY_DEBUG", "false")),
             smtp_host=env.get("REGISTRY_SMTP_HOST", "").strip() or None,
             smtp_port=int(env.get("REGISTRY_SMTP_PORT", "25")),
             smtp_from=env.get("REGISTRY_SMTP_FROM", "registry@localhost"),
             reminder_offsets=_offsets(env.get("REGISTRY_REMINDER_OFFSETS", "180,90,30,7")),
             sweep_interval_minutes=int(env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15")),
+            mail_delivery_seconds=float(env.get("REGISTRY_MAIL_DELIVERY_SECONDS", "600")),
+            mail_rate_per_minute=int(env.get("REGISTRY_MAIL_RATE_PER_MINUTE", "300")),
             # The embedded default runs its scheduler inside `registry serve`; production runs `registry scheduler`.
             scheduler_in_process=_bool(env.get("REGISTRY_SCHEDULER_IN_PROCESS", "true" if embedded else "false")),
             login_attempts_per_account=int(env.get("REGISTRY_LOGIN_ATTEMPTS_PER_ACCOUNT", "5")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     # Without a length the body simply ends when the connection closes (HTTP/1.0).
     send_length: bool = True
+    # Seconds between single bytes of the answer, headers included: a server that trickles.
+    trickle: float = 0.0
 
 
 @dataclass
@@ -37,6 +40,10 @@ class LocalHTTPS:
     def serve(self, path: str, body: bytes | str, status: int = 200, send_length: bool = True, **headers: str) -> None:
         self.routes[path] = Route(status, body.encode() if isinstance(body, str) else body, headers, send_length)
 
+    def trickle(self, path: str, body: str, every: float) -> None:
+        """Answer one byte every `every` seconds, from the status line on."""
+        self.routes[path] = Route(200, body.encode(), {}, True, every)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -48,12 +55,13 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def local_https(directory: Path) -> Iterator[LocalHTTPS]:
+def local_https(directory: Path, names: tuple[str, ...] = ()) -> Iterator[LocalHTTPS]:
+    """`names` are extra host names the certificate is valid for (tests resolve them to 127.0.0.1)."""
     ca = trustme.CA()
     ca_file = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    ca.issue_cert("127.0.0.1", "localhost", *names).configure_cert(context)
     routes: dict[str, Route] = {}
     requests: list[str] = []
 
@@ -61,6 +69,9 @@ def local_https(directory: Path) -> Iterator[LocalHTTPS]:
         def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
             requests.append(self.path)
             route = routes.get(self.path, Route(404, b"not found"))
+            if route.trickle:
+                self._trickle(route)
+                return
             self.send_response(route.status)
             for name, value in route.headers.items():
                 self.send_header(name.replace("_", "-"), value)
@@ -68,6 +79,13 @@ def local_https(directory: Path) -> Iterator[LocalHTTPS]:
                 self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
             self.wfile.write(route.body)
+
+        def _trickle(self, route: Route) -> None:
+            head = f"HTTP/1.1 {route.status} OK\r\nContent-Length: {len(route.body)}\r\n\r\n".encode()
+            for byte in head + route.body:
+                time.sleep(route.trickle)
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet test output
             pass

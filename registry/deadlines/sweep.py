@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, select, text, update
+from sqlalchemy import String, and_, cast, func, literal, or_, select, text, update
 from sqlmodel import Session, col
 
 from registry.accounts.models import RoleMembership, User
@@ -21,11 +21,12 @@ from registry.db import dialect_insert
 from registry.deadlines.models import DeadlineReminder, ProviderStatusEvent, ReviewDeadline
 from registry.deadlines.services import CONDITIONS_DUE, EQAR_REGISTRATION_END
 from registry.mail.services import Mail, enqueue, render
-from registry.providers.models import ProviderName
+from registry.providers.models import Provider, ProviderName
 from registry.settings import Settings, get_settings
 from registry.timeutil import utcnow
 from registry.trust import timeline
 from registry.trust.models import TrustTimeline
+from registry.trust.verdict import TRUSTED_STATUSES
 
 MISSED = 0  # the offset of the notice sent once a deadline has passed
 # A missed notice goes out within this many days of the deadline, never for old history.
@@ -37,6 +38,9 @@ _deadlines = ReviewDeadline.__table__  # type: ignore[attr-defined]
 _reminders = DeadlineReminder.__table__  # type: ignore[attr-defined]
 _events = ProviderStatusEvent.__table__  # type: ignore[attr-defined]
 _timelines = TrustTimeline.__table__  # type: ignore[attr-defined]
+_providers = Provider.__table__  # type: ignore[attr-defined]
+_memberships = RoleMembership.__table__  # type: ignore[attr-defined]
+_users = User.__table__  # type: ignore[attr-defined]
 
 
 # Reminders one sweep claims at most: a backlog (a first run, a bulk import) drains over the next
@@ -110,7 +114,14 @@ def _claim_reminders(session: Session, today: dt.date, offsets: tuple[int, ...],
         )
         due = (
             select(_deadlines.c.id, literal(offset), _deadlines.c.due_on, now)
-            .where(_deadlines.c.met_at.is_(None), _deadlines.c.due_on.between(first, last), ~sent)
+            .where(
+                _deadlines.c.met_at.is_(None),
+                _deadlines.c.due_on.between(first, last),
+                ~sent,
+                ~_closed(today),
+                # Claimed only once someone can receive it: staff added later still get it.
+                _has_recipient(),
+            )
             .order_by(_deadlines.c.due_on, _deadlines.c.id)
             .limit(limit - len(claimed))
         )
@@ -122,6 +133,38 @@ def _claim_reminders(session: Session, today: dt.date, offsets: tuple[int, ...],
         )
         claimed += session.execute(statement).scalars().all()
     return claimed
+
+
+def _closed(today: dt.date) -> Any:
+    """The deadline's provider has closed (or was absorbed): nothing is due from it any more."""
+    closed_on = (
+        select(_providers.c.id)
+        .where(_providers.c.id == _deadlines.c.provider_id, _providers.c.closed_on <= today)
+        .exists()
+    )
+    absorbed = (
+        select(_timelines.c.provider_id)
+        .where(_timelines.c.provider_id == _deadlines.c.provider_id, _timelines.c.current_status == "closed")
+        .exists()
+    )
+    return or_(closed_on, absorbed)
+
+
+def _has_recipient() -> Any:
+    """Someone active receives the deadline's reminders (see _Recipients.of)."""
+    return (
+        select(_memberships.c.id)
+        .join(_users, _users.c.id == _memberships.c.user_id)
+        .where(
+            _users.c.is_active.is_(True),
+            or_(
+                and_(_memberships.c.role == "provider staff", _memberships.c.provider_id == _deadlines.c.provider_id),
+                and_(_memberships.c.role == "agency editor", _memberships.c.agency_id == _deadlines.c.agency_id),
+                and_(_memberships.c.role == "operator", _deadlines.c.concerns_operators.is_(True)),
+            ),
+        )
+        .exists()
+    )
 
 
 def _mark_overdue_conditions(session: Session, today: dt.date) -> int:
@@ -258,9 +301,11 @@ def _write_reminders(session: Session, claimed: list[int], today: dt.date, setti
                 _deadlines.c.concerns_operators,
                 provider_name.label("provider_name"),
                 col(Agency.name).label("agency_name"),
+                _timelines.c.current_status.label("verdict"),
             )
             .join(_deadlines, _deadlines.c.id == _reminders.c.deadline_id)
             .outerjoin(Agency, Agency.id == _deadlines.c.agency_id)  # type: ignore[arg-type]
+            .outerjoin(_timelines, _timelines.c.provider_id == _deadlines.c.provider_id)
             .where(_reminders.c.id.in_(claimed[start : start + _CHUNK]))
         ).all()
         deliveries: list[tuple[str, Mail]] = []
@@ -289,6 +334,14 @@ _SUBJECTS = {
 }
 
 
+def _due_in(days: int) -> str:
+    return "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+
+
+def _overdue_by(days: int) -> str:
+    return "1 day ago" if days == 1 else f"{days} days ago"
+
+
 def reminder_mail(row: dict[str, Any], today: dt.date, settings: Settings) -> Mail:
     """One reminder's message; every recipient of it gets the same text."""
     kind = row["kind"]
@@ -299,8 +352,11 @@ def reminder_mail(row: dict[str, Any], today: dt.date, settings: Settings) -> Ma
         "kind": kind,
         "missed": missed,
         "due_on": due.isoformat(),
-        "days_left": (due - today).days,
-        "days_over": (today - due).days,
+        "due_in": _due_in((due - today).days),
+        "overdue_by": _overdue_by((today - due).days),
+        # The provider's verdict today, as the sweep has just brought it up to date.
+        "verdict": row.get("verdict"),
+        "still_trusted": row.get("verdict") in TRUSTED_STATUSES,
         "description": row["description"],
         "provider_name": row["provider_name"],
         "agency_name": row["agency_name"],

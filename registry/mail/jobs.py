@@ -6,15 +6,14 @@ import logging
 
 from sqlalchemy import Engine
 
-from registry.db import session_scope
 from registry.mail.delivery import deliver_due
 from registry.settings import Settings
+from registry.web import Database
 
 log = logging.getLogger(__name__)
 
 
 def deliver(engine: Engine, settings: Settings) -> None:
-    with session_scope(engine) as session:
-        report = deliver_due(session, settings)
+    report = deliver_due(Database(engine), settings)
     if report.sent or report.failed:
         log.info("outbox delivery: %s", report)

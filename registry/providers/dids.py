@@ -79,10 +79,13 @@ def did_web_url(did: str) -> str:
 
 def did_web_keys(did: str, settings: Settings) -> list[dict[str, Any]]:
     """The public keys of a did:web document's verification methods, as JWKs."""
+    body = fetch(did_web_url(did), settings)
     try:
-        document = json.loads(fetch(did_web_url(did), settings))
+        document = json.loads(body)
     except ValueError:
         raise InvalidDid("the DID document is not JSON") from None
+    except RecursionError:
+        raise InvalidDid("the DID document is nested too deeply to be a DID document") from None
     if not isinstance(document, dict) or not _same_did(document.get("id"), did):
         raise InvalidDid(f"the DID document's id is not {did}")
     keys = []

@@ -1,8 +1,11 @@
 """Fetching a small document from a host a provider names, without letting it steer us elsewhere.
 
-The host is chosen by whoever claims an identifier, so every fetch is HTTPS only, short, small,
-never redirected to another host, and refused for loopback and private addresses (unless the
-deployment allows them, as the tests do for their local server).
+The host is chosen by whoever claims an identifier, so every fetch is HTTPS only, small, never
+redirected to another host, and refused for loopback and private addresses (unless the deployment
+allows them, as the tests do for their local server). The name is resolved once, every address it
+resolves to is checked, and the connection goes to a checked address (the certificate is still
+checked against the name), so a DNS answer that changes in between cannot reach an internal host.
+One deadline covers everything: resolving, connecting, the TLS handshake, the headers and the body.
 """
 
 from __future__ import annotations
@@ -11,21 +14,107 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpcore
 
 from registry.settings import Settings
 
-TIMEOUT_SECONDS = 5.0
-# A slow server may send a byte now and then to dodge the read timeout; the whole fetch has this long.
-DEADLINE_SECONDS = 10.0
 MAX_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
+
+# getaddrinfo cannot be interrupted; it runs here so that the deadline still holds while it waits.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="proof-dns")
+
+# IPv6 forms that carry an IPv4 address (RFC 4291, 6052, 8215, 3056, 4380).
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 class FetchFailed(Exception):
     """The document could not be fetched; the message says why in words a provider can act on."""
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def left(self, timeout: float | None = None) -> float:
+        """The time an operation may still take: never past the deadline."""
+        remaining = self.ends - time.monotonic()
+        if remaining <= 0:
+            raise httpcore.ReadTimeout("the fetch's deadline has passed")
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the deadline, however slowly bytes arrive."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._deadline.left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._deadline.left(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        secured = self._stream.start_tls(ssl_context, server_hostname, self._deadline.left(timeout))
+        return _DeadlineStream(secured, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _CheckedAddresses(httpcore.NetworkBackend):
+    """Connects to the addresses resolved and checked for the one host a fetch may reach, never elsewhere."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], deadline: _Deadline) -> None:
+        self._target = (host, port)
+        self._addresses = addresses
+        self._deadline = deadline
+        self._system = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        if (host, port) != self._target:
+            raise httpcore.ConnectError(f"{host}:{port} was not resolved and checked")
+        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in self._addresses:
+            try:
+                stream = self._system.connect_tcp(address, port, self._deadline.left(timeout), local_address)
+            except httpcore.ConnectError as error:
+                failure = error
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        raise failure
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("no local sockets")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 def fetch(url: str, settings: Settings, *, max_bytes: int = MAX_BYTES) -> bytes:
@@ -33,40 +122,80 @@ def fetch(url: str, settings: Settings, *, max_bytes: int = MAX_BYTES) -> bytes:
     if parts.scheme != "https" or not parts.hostname:
         raise FetchFailed(f"only https:// addresses are fetched, not {url!r}")
     host, port = parts.hostname, parts.port or 443
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    with httpx.Client(
-        verify=_tls_context(settings),
-        timeout=httpx.Timeout(TIMEOUT_SECONDS),
-        follow_redirects=False,
-        trust_env=False,  # no proxy from the environment: the address check must see the real peer
-        # Uncompressed only: the size limit then counts what the server actually sends.
-        headers={"User-Agent": "qa-registry-proof-check", "Accept-Encoding": "identity"},
-    ) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            check_address(host, port, settings)
-            with client.stream("GET", url) as response:
-                _check_peer(response, settings)
-                if response.is_redirect:
-                    target = urljoin(url, response.headers.get("location", ""))
-                    moved = urlsplit(target)
-                    if moved.scheme != "https" or moved.hostname != host or (moved.port or 443) != port:
-                        raise FetchFailed(f"{url} redirects to another host ({target}); redirects must stay on {host}")
-                    url = target
-                    continue
-                if response.status_code != 200:
-                    raise FetchFailed(f"{url} answered HTTP {response.status_code}")
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    deadline = _Deadline(settings.fetch_timeout_seconds)
+    addresses = resolve(host, port, settings, deadline)
+    pool = httpcore.ConnectionPool(
+        ssl_context=_tls_context(settings),
+        network_backend=_CheckedAddresses(host, port, addresses, deadline),
+        max_connections=1,
+        retries=0,
+    )
+    try:
+        with pool:
+            return _follow(pool, url, host, port, max_bytes)
+    except httpcore.TimeoutException:
+        raise FetchFailed(
+            f"{host} did not send the document within {deadline.seconds:g} seconds; it must answer promptly"
+        ) from None
+    except httpcore.ConnectError as error:
+        raise FetchFailed(_connect_failure(error, host, port)) from None
+    except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as error:
+        raise FetchFailed(f"{host} broke off the connection or did not answer in HTTP ({error})") from None
+
+
+def _follow(pool: httpcore.ConnectionPool, url: str, host: str, port: int, max_bytes: int) -> bytes:
+    headers: list[tuple[bytes | str, bytes | str]] = [
+        ("User-Agent", "qa-registry-proof-check"),
+        ("Accept-Encoding", "identity"),
+    ]
+    # Uncompressed only: the size limit then counts what the server actually sends.
+    for _ in range(MAX_REDIRECTS + 1):
+        with pool.stream("GET", url, headers=headers) as response:
+            if 300 <= response.status < 400 and response.status != 304:
+                target = urljoin(url, _header(response, b"location"))
+                moved = urlsplit(target)
+                if moved.scheme != "https" or moved.hostname != host or (moved.port or 443) != port:
+                    raise FetchFailed(f"{url} redirects to another host ({target}); redirects must stay on {host}")
+                url = target
+                continue
+            if response.status != 200:
+                raise FetchFailed(f"{url} answered HTTP {response.status}")
+            declared = _header(response, b"content-length")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
+            body = bytearray()
+            for chunk in response.iter_stream():
+                body += chunk
+                if len(body) > max_bytes:
                     raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
-                body = bytearray()
-                for chunk in response.iter_raw():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
-                    if time.monotonic() > deadline:
-                        raise FetchFailed(f"{url} took longer than {DEADLINE_SECONDS:.0f} seconds")
-                return bytes(body)
+            return bytes(body)
     raise FetchFailed(f"{url} redirects more than {MAX_REDIRECTS} times")
+
+
+def _header(response: httpcore.Response, name: bytes) -> str:
+    for key, value in response.headers:
+        if key.lower() == name:
+            return value.decode("latin-1").strip()
+    return ""
+
+
+def _connect_failure(error: Exception, host: str, port: int) -> str:
+    causes: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"the TLS certificate of {host} is not trusted ({cause.verify_message}): it must be valid for "
+                f"{host} and issued by a recognised certificate authority"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS handshake with {host} failed ({cause.reason or cause}): is it an HTTPS server?"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"{host} refused the connection on port {port}: no HTTPS server is listening there"
+    return f"could not connect to {host} on port {port} ({error})"
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext:
@@ -75,32 +204,49 @@ def _tls_context(settings: Settings) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def check_address(host: str, port: int, settings: Settings) -> None:
-    """Refuse hosts that resolve to loopback, private, link-local or otherwise non-public addresses."""
-    if settings.allow_private_fetch:
-        return
+def resolve(host: str, port: int, settings: Settings, deadline: _Deadline | None = None) -> list[str]:
+    """The addresses the host resolves to, once, each checked (unless private addresses are allowed)."""
+    deadline = deadline or _Deadline(settings.fetch_timeout_seconds)
+    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=deadline.left())
+    except (FutureTimeout, httpcore.TimeoutException):
+        raise FetchFailed(f"{host} could not be resolved within {deadline.seconds:g} seconds") from None
     except socket.gaierror as error:
-        raise FetchFailed(f"{host} does not resolve: {error.strerror}") from None
-    for info in infos:
-        _require_public(host, str(info[4][0]))
+        raise FetchFailed(f"{host} does not resolve to an address ({error.strerror})") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise FetchFailed(f"{host} does not resolve to an address")
+    if not settings.allow_private_fetch:
+        for address in addresses:
+            problem = refusal(address)
+            if problem:
+                raise FetchFailed(f"{host} resolves to {address}, which {problem}")
+    return addresses
 
 
-def _check_peer(response: httpx.Response, settings: Settings) -> None:
-    # The name may resolve differently a moment later (DNS rebinding): check whom we actually reached.
-    if settings.allow_private_fetch:
-        return
-    stream = response.extensions.get("network_stream")
-    peer = stream.get_extra_info("server_addr") if stream is not None else None
-    if not peer:
-        raise FetchFailed("could not tell which address was reached")
-    _require_public(response.url.host, str(peer[0]))
-
-
-def _require_public(host: str, text: str) -> None:
+def refusal(text: str) -> str | None:
+    """Why this address may not be fetched from, or None for a public address."""
     address = ipaddress.ip_address(text.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     if not address.is_global:
-        raise FetchFailed(f"{host} resolves to {address}, which is not a public address")
+        return "is not a public address"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return "is in a local-use NAT64 range, not a public address"
+        for embedded in _embedded_ipv4(address):
+            if not embedded.is_global:
+                return f"carries {embedded}, which is not a public address"
+    return None
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    found = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address in _IPV4_COMPATIBLE or address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found += list(address.teredo)
+    return found

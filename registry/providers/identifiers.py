@@ -5,6 +5,7 @@ A normalised value is what lookups compare; two spellings of one identifier norm
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -163,7 +164,18 @@ def _eu_pic(value: str) -> str:
 
 
 def _domain(value: str) -> str:
-    return _host(value.lower())
+    bare = value.strip().strip("[]").rstrip(".")
+    try:
+        ipaddress.ip_address(bare.split("%", 1)[0])
+    except ValueError:
+        pass
+    else:
+        raise InvalidIdentifier("an IP address is not a domain name: give the name the provider's site is served under")
+    host = _host(value.lower())
+    # No top-level domain is numeric; a name ending in digits is an IPv4 address in another spelling (127.1).
+    if host.rsplit(".", 1)[-1].isdigit():
+        raise InvalidIdentifier("an IP address is not a domain name: give the name the provider's site is served under")
+    return host
 
 
 def _scoped(kind: str, example: str) -> Callable[[str], str]:

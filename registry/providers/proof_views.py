@@ -17,7 +17,7 @@ from registry.providers import proofs
 from registry.providers.models import ProviderIdentifier
 from registry.providers.services import display_name
 from registry.settings import Settings
-from registry.web import Database, DatabaseDep, SettingsDep
+from registry.web import DatabaseDep, SettingsDep
 
 
 def _own_identifier(session: Session, principal: Principal, identifier_id: int) -> ProviderIdentifier:
@@ -76,22 +76,19 @@ class IdentifierProofPages(Controller):
         principal = principal_of(request)
         challenge_id = text(data, "challenge_id")
         try:
-            with db.write() as session:
-                identifier = _own_identifier(session, principal, identifier_id)
+            with db.read() as session:
+                _own_identifier(session, principal, identifier_id)
                 challenge = proofs.open_challenge(session, identifier_id)
                 if challenge is None or str(challenge.id) != challenge_id:
                     raise ValidationFailed({"challenge": "this challenge is no longer open; ask for a new one"})
-                proofs.verify_proof(
-                    session,
-                    challenge.id or 0,
-                    actor=principal.actor,
-                    settings=settings,
-                    signature=text(data, "signature") or None,
-                )
-                provider_id = identifier.provider_id
+            # The check fetches from the provider's server: no transaction is open while it waits.
+            signature = text(data, "signature") or None
+            proven = proofs.verify_proof(
+                db, challenge.id or 0, actor=principal.actor, settings=settings, signature=signature
+            )
+            provider_id = proven.provider_id
         except (ValidationFailed, Conflict) as error:
-            database: Database = request.app.state.database
-            with database.read() as session:
+            with db.read() as session:
                 context = _context(session, settings, _own_identifier(session, principal, identifier_id))
             return form_page("providers/proof.html", context, data, error)
         return see_other(f"/staff/providers/{provider_id}")

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from registry.audit.services import Actor, record_event, snapshot
+from registry.db import UnitsOfWork
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.providers.dids import InvalidDid, did_key_jwk, did_web_keys, verify_compact_jws
 from registry.providers.fetch import FetchFailed, fetch
@@ -86,7 +87,7 @@ def well_known_url(identifier: ProviderIdentifier, settings: Settings) -> str:
 
 
 def verify_proof(
-    session: Session,
+    db: UnitsOfWork,
     challenge_id: int,
     *,
     actor: Actor,
@@ -95,18 +96,33 @@ def verify_proof(
 ) -> ProviderIdentifier:
     """Check the proof for a challenge; on success the identifier becomes "proven" and the challenge is spent.
 
-    A failed check leaves the challenge usable until it expires, so the provider can fix its setup.
+    The check may wait on the provider's server for seconds, so no transaction is open meanwhile:
+    the state is read, the proof checked, and the outcome recorded in a new unit of work that
+    checks the state again. A failed check leaves the challenge usable until it expires, so the
+    provider can fix its setup.
     """
+    with db.read() as session:
+        challenge, identifier = _open_for_proof(session, challenge_id)
+        expected = challenge.challenge
+    problem = _check(identifier, expected, signature, settings)
+    if problem:
+        raise ValidationFailed({"proof": problem})
+    with db.write() as session:
+        challenge, identifier = _open_for_proof(session, challenge_id)
+        return _record_proof(session, challenge, identifier, actor)
+
+
+def _open_for_proof(session: Session, challenge_id: int) -> tuple[IdentifierChallenge, ProviderIdentifier]:
+    """The challenge and its identifier, if the challenge can still prove it."""
     challenge = session.get(IdentifierChallenge, challenge_id)
     if challenge is None:
         raise NotFound(f"There is no identifier challenge with id {challenge_id}.")
     identifier = session.get(ProviderIdentifier, challenge.identifier_id)
     if identifier is None:
         raise NotFound(f"There is no identifier with id {challenge.identifier_id}.")
-    now = utcnow()
     if challenge.used_at is not None:
         raise Conflict("This challenge has been used already; ask for a new one.")
-    if _aware(challenge.expires_at) <= now:
+    if _aware(challenge.expires_at) <= utcnow():
         raise ValidationFailed({"challenge": "this challenge has expired; ask for a new one"})
     if identifier.origin != "claimed":
         raise Conflict(f"{identifier.normalised} is already established ({identifier.origin}).")
@@ -118,9 +134,13 @@ def verify_proof(
             f"{identifier.normalised} is already established for provider {holder.provider_id}; "
             "ask the registry's operators to correct the record."
         )
-    problem = _check(identifier, challenge.challenge, signature, settings)
-    if problem:
-        raise ValidationFailed({"proof": problem})
+    return challenge, identifier
+
+
+def _record_proof(
+    session: Session, challenge: IdentifierChallenge, identifier: ProviderIdentifier, actor: Actor
+) -> ProviderIdentifier:
+    now = utcnow()
     # Spend the challenge with a guarded update, so two simultaneous checks cannot both use it.
     spent = session.execute(
         update(IdentifierChallenge)

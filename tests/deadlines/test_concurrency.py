@@ -26,6 +26,7 @@ from registry.providers.services import ProviderInput, create_provider
 from registry.qa.services import ResultInput, record_result
 from registry.reference.services import load_reference
 from registry.settings import Settings
+from registry.web import Database
 from tests.conftest import SmtpSink, _postgres_admin_url
 from tests.deadlines.conftest import TEST, TODAY, days
 
@@ -142,16 +143,17 @@ class TestTwoSchedulers:
                 smtp_port=smtp_sink.port,
             )
 
-            def drain(session: Session) -> int:
-                sent = 0
-                while True:
-                    report = deliver_due(session, mailing, batch=7)
-                    session.commit()
-                    sent += report.sent
-                    if report.sent == 0:
-                        return sent
+            def drain(engine: Engine) -> None:
+                barrier.wait(timeout=30)
+                delivered.append(deliver_due(Database(engine), mailing, batch=7).sent)
 
-            delivered = _run_together(engines, drain)
+            barrier = threading.Barrier(len(engines))
+            delivered: list[int] = []
+            threads = [threading.Thread(target=drain, args=(engine,)) for engine in engines]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
             ids = Counter(message["Message-ID"] for message in smtp_sink.messages)
             assert sum(delivered) == 2 * RESULTS
             assert len(ids) == 2 * RESULTS and max(ids.values()) == 1

@@ -13,6 +13,7 @@ from registry.mail.models import OutboxMessage
 from registry.providers.models import Provider
 from registry.qa.models import QAResult
 from registry.settings import Settings
+from registry.web import Database
 from tests.conftest import SmtpSink
 from tests.deadlines.conftest import TODAY, days
 
@@ -130,10 +131,10 @@ class TestReminders:
         self,
         session: Session,
         settings: Settings,
-        make_provider: Callable[..., Provider],
+        staff_and_editor: Provider,
         make_result: Callable[..., QAResult],
     ) -> None:
-        provider = make_provider()
+        provider = staff_and_editor
         results = [make_result(provider, valid_to=days(ahead)) for ahead in (150, -3, 20)]
         first = run_sweep(session, TODAY, settings, max_reminders=2)
         assert (first.reminders, first.more) == (2, True)
@@ -195,7 +196,7 @@ class TestEndToEnd:
         make_result(staff_and_editor, valid_to=days(7))
         run_sweep(session, TODAY, settings)
         configured = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=smtp_sink.port)
-        assert deliver_due(session, configured).sent == 2
+        assert deliver_due(Database(session.connection()), configured).sent == 2
         [to_staff] = [m for m in smtp_sink.messages if "lakeside.test" in m["To"]]
         # A long subject is folded onto a continuation line; the parser keeps the fold's space.
         subject = str(to_staff["Subject"]).strip()
@@ -204,3 +205,75 @@ class TestEndToEnd:
         text = to_staff.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert f"http://registry.test/providers/{staff_and_editor.id}" in text
         assert "in 7 days" in text
+
+
+class TestWhoIsReminded:
+    def test_a_closed_provider_is_not_reminded(
+        self,
+        session: Session,
+        settings: Settings,
+        staff_and_editor: Provider,
+        make_result: Callable[..., QAResult],
+    ) -> None:
+        result = make_result(staff_and_editor, valid_to=days(20))
+        staff_and_editor.closed_on = days(-1)
+        session.add(staff_and_editor)
+        session.flush()
+        report = run_sweep(session, TODAY, settings)
+        assert (_reminders(session, result), report.messages) == ([], 0)
+        assert _outbox(session) == []
+
+    def test_a_reminder_nobody_could_receive_waits_for_the_staff_added_later(
+        self,
+        session: Session,
+        settings: Settings,
+        make_provider: Callable[..., Provider],
+        make_result: Callable[..., QAResult],
+    ) -> None:
+        from registry.accounts.services import create_user
+        from tests.deadlines.conftest import TEST
+
+        provider = make_provider("Unstaffed College")
+        result = make_result(provider, valid_to=days(20))
+        assert run_sweep(session, TODAY, settings).reminders == 0
+        assert _reminders(session, result) == []
+        create_user(
+            session,
+            email="first.staff@unstaffed.test",
+            display_name="First staff",
+            password=None,
+            role="provider staff",
+            provider_id=provider.id,
+            actor=TEST,
+        )
+        run_sweep(session, days(1), settings)
+        assert _reminders(session, result) == [30]
+        [message] = _outbox(session)
+        assert message.to == "first.staff@unstaffed.test" and "Unstaffed College" in message.subject
+
+    def test_a_missed_expiry_says_the_provider_is_still_trusted_when_another_result_covers_it(
+        self,
+        session: Session,
+        settings: Settings,
+        staff_and_editor: Provider,
+        make_result: Callable[..., QAResult],
+    ) -> None:
+        make_result(staff_and_editor, valid_to=days(-2))
+        # An older result that lasts longer does not renew the first one, but it still covers the provider.
+        make_result(staff_and_editor, valid_from=days(-1000), valid_to=days(2000))
+        run_sweep(session, TODAY, settings)
+        [missed] = [m for m in _outbox(session) if m.to.endswith("@lakeside.test") and m.subject.startswith("Missed")]
+        assert "still see it as trusted" in missed.text
+        assert "expired" not in missed.text
+
+    def test_a_missed_expiry_says_expired_when_nothing_else_covers_it(
+        self,
+        session: Session,
+        settings: Settings,
+        staff_and_editor: Provider,
+        make_result: Callable[..., QAResult],
+    ) -> None:
+        make_result(staff_and_editor, valid_to=days(-2))
+        run_sweep(session, TODAY, settings)
+        [missed] = [m for m in _outbox(session) if m.to.endswith("@lakeside.test")]
+        assert "Verifiers now see this provider as expired" in missed.text

@@ -39,3 +39,45 @@ def test_each_reminder_renders_as_text_and_html_with_the_link(kind: str, offset:
     if row["provider_name"]:
         assert "Lake &lt;b&gt;College&lt;/b&gt;" in (mail.html or "")  # names are escaped in HTML
     assert mail.cause == "reminder:7"
+
+
+def _row(kind: str, offset: int, due: dt.date, verdict: str | None = None) -> dict[str, object]:
+    return {
+        "id": 8,
+        "offset_days": offset,
+        "kind": kind,
+        "due_on": due,
+        "description": "What is due",
+        "provider_id": 42,
+        "agency_id": 3,
+        "provider_name": "Lake College",
+        "agency_name": "Review & Co",
+        "verdict": verdict,
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("ahead", "offset", "said"),
+    [(0, 7, "today"), (1, 7, "tomorrow"), (2, 7, "in 2 days"), (-1, MISSED, "(1 day ago)"), (-2, MISSED, "2 days ago")],
+)
+def test_days_are_counted_in_words(kind: str, ahead: int, offset: int, said: str) -> None:
+    mail = reminder_mail(_row(kind, offset, TODAY + dt.timedelta(days=ahead)), TODAY, Settings())
+    for body in (mail.text, mail.html or ""):
+        assert said in body
+        assert "0 days" not in body and "1 days" not in body
+
+
+@pytest.mark.parametrize(
+    ("verdict", "said", "unsaid"),
+    [
+        ("trusted", "Another QA result still covers this provider, so verifiers still see it as trusted", "expired"),
+        ("trusted_with_conditions", "still see it as trusted with conditions", "expired"),
+        ("expired", "Verifiers now see this provider as expired", "still covers"),
+        ("not_trusted", "Verifiers now see this provider as not trusted", "still covers"),
+    ],
+)
+def test_a_missed_result_expiry_states_the_real_verdict(verdict: str, said: str, unsaid: str) -> None:
+    mail = reminder_mail(_row("result_expiry", MISSED, TODAY - dt.timedelta(days=3), verdict), TODAY, Settings())
+    assert said in mail.text and unsaid not in mail.text
+    assert said.split(" as ")[0] in (mail.html or "") and unsaid not in (mail.html or "")

@@ -90,6 +90,8 @@ class TestNormalise:
 
 _label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
 _hosts = st.lists(_label, min_size=2, max_size=4).map(".".join)
+# No top-level domain is all digits: such a name is an IPv4 address in another spelling (127.1).
+_domain_names = _hosts.filter(lambda host: not host.rsplit(".", 1)[-1].isdigit())
 
 
 def _random_case(data: st.DataObject, text: str) -> str:
@@ -117,11 +119,16 @@ class TestNormalisationProperties:
         assert normalise("url", spelled) == normalise("url", plain)
         assert normalise("url", normalise("url", spelled)) == normalise("url", plain)
 
-    @given(data=st.data(), host=_hosts, dot=st.booleans())
+    @given(data=st.data(), host=_domain_names, dot=st.booleans())
     def test_domains_normalise_once(self, data: st.DataObject, host: str, dot: bool) -> None:
         spelled = _random_case(data, host) + ("." if dot else "")
         assert normalise("domain", spelled) == host
         assert normalise("domain", normalise("domain", spelled)) == host
+
+    @given(labels=st.lists(_label, min_size=1, max_size=3), last=st.integers(0, 2**32))
+    def test_a_name_ending_in_digits_is_not_a_domain(self, labels: list[str], last: int) -> None:
+        with pytest.raises(InvalidIdentifier, match="an IP address is not a domain name"):
+            normalise("domain", ".".join([*labels, str(last)]))
 
     @given(scheme=st.sampled_from(sorted(SCHEMES)), value=st.text(min_size=1, max_size=60))
     def test_normalising_twice_changes_nothing_for_any_accepted_input(self, scheme: str, value: str) -> None:

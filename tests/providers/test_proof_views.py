@@ -17,22 +17,25 @@ from registry.providers.models import Provider, ProviderIdentifier
 from registry.providers.services import add_identifier
 from registry.settings import Settings
 from tests import factories as f
-from tests.conftest import post_form, sign_in
+from tests.conftest import free_port, post_form, sign_in
 from tests.factories import World
 from tests.https_server import LocalHTTPS, local_https
-from tests.providers.test_proofs import ed25519_did_key, sign
+from tests.providers.test_proofs import LOCAL_NAME, ed25519_did_key, resolving, sign
 
 HTML = {"accept": "text/html"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHTTPS]:
-    with local_https(tmp_path_factory.mktemp("https")) as running:
+    with local_https(tmp_path_factory.mktemp("https"), names=(LOCAL_NAME,)) as running:
         yield running
 
 
 @pytest.fixture
-def fetching_client(settings: Settings, connection: Connection, server: LocalHTTPS) -> Iterator[TestClient]:
+def fetching_client(
+    settings: Settings, connection: Connection, server: LocalHTTPS, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    resolving(monkeypatch, {LOCAL_NAME: [["127.0.0.1"]]})
     server.routes.clear()
     fetching = dataclasses.replace(
         settings, allow_private_fetch=True, fetch_ca_bundle=str(server.ca_file), fetch_https_port=server.port
@@ -93,7 +96,7 @@ class TestProofScreens:
     def test_a_domain_is_proven_by_publishing_the_challenge(
         self, session: Session, fetching_client: TestClient, world: World, server: LocalHTTPS
     ) -> None:
-        identifier = _claim(session, world, "domain", "127.0.0.1")
+        identifier = _claim(session, world, "domain", LOCAL_NAME)
         client = fetching_client
         sign_in(client, world.emails["staff_p"])
         text, challenge_id = _challenge(client, identifier)
@@ -105,7 +108,32 @@ class TestProofScreens:
         session.expire_all()
         stored = session.exec(select(ProviderIdentifier).where(ProviderIdentifier.id == identifier.id)).one()
         assert stored.origin == "proven"
-        assert _resolves(client, "127.0.0.1") != "unknown"
+        assert _resolves(client, LOCAL_NAME) != "unknown"
+
+    def test_a_failing_fetch_is_a_message_next_to_the_form(
+        self, session: Session, fetching_client: TestClient, world: World, server: LocalHTTPS
+    ) -> None:
+        identifier = _claim(session, world, "domain", LOCAL_NAME)
+        client = fetching_client
+        sign_in(client, world.emails["staff_p"])
+        _, challenge_id = _challenge(client, identifier)
+        server.serve(proofs.WELL_KNOWN_CHALLENGE, "", 302, Location=proofs.WELL_KNOWN_CHALLENGE)
+        looping = post_form(
+            client, f"/staff/identifiers/{identifier.id}/proof", {"challenge_id": challenge_id}, headers=HTML
+        )
+        assert looping.status_code == 400
+        assert 'id="e-proof"' in looping.text and "redirects more than 3 times" in looping.text
+        # The server goes away: a refused connection is a message too, and the challenge stays usable.
+        gone = dataclasses.replace(client.app.state.settings, fetch_https_port=free_port(range(8300, 8400)))
+        with TestClient(
+            create_app(gone, bind=client.app.state.database.bind), base_url="http://registry.test"
+        ) as other:
+            sign_in(other, world.emails["staff_p"])
+            refused = post_form(
+                other, f"/staff/identifiers/{identifier.id}/proof", {"challenge_id": challenge_id}, headers=HTML
+            )
+        assert refused.status_code == 400, refused.text[:300]
+        assert f"{LOCAL_NAME} refused the connection" in refused.text
 
     def test_only_the_providers_staff_prove(self, session: Session, client: TestClient, world: World) -> None:
         identifier = _claim(session, world, "domain", "claimed-only.example")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import ssl
+import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import base58
-import httpx
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey
@@ -21,24 +22,50 @@ from sqlmodel import Session, select
 
 from registry.audit.models import AuditEvent
 from registry.errors import Conflict, ValidationFailed
-from registry.providers import dids, fetch, proofs
+from registry.providers import dids, proofs
 from registry.providers.models import IdentifierChallenge, Provider, ProviderIdentifier
 from registry.providers.services import add_identifier
 from registry.settings import Settings
+from registry.web import Database
 from tests import factories as f
 from tests.https_server import LocalHTTPS, local_https
 
 SIGNING = jws.JWSRegistry(algorithms=["EdDSA", "Ed25519", "ES256"])
 
 
+# A domain name the tests resolve to the local server: a domain identifier is never an IP address.
+LOCAL_NAME = "learn.test"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHTTPS]:
-    with local_https(tmp_path_factory.mktemp("https")) as running:
+    with local_https(tmp_path_factory.mktemp("https"), names=(LOCAL_NAME,)) as running:
         yield running
 
 
+def resolving(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[list[str]]]) -> list[str]:
+    """Answer name look-ups from `answers` (one list of addresses per look-up, the last repeated); returns the
+    names asked, in order. Other names resolve as usual."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        rounds = answers[host]
+        addresses = rounds[min(asked.count(host), len(rounds)) - 1]
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
 @pytest.fixture
-def fetching(settings: Settings, server: LocalHTTPS) -> Settings:
+def fetching(settings: Settings, server: LocalHTTPS, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    resolving(monkeypatch, {LOCAL_NAME: [["127.0.0.1"]]})
     server.routes.clear()
     server.requests.clear()
     return dataclasses.replace(
@@ -83,7 +110,12 @@ def issue(session: Session, identifier: ProviderIdentifier, settings: Settings) 
 def verify(
     session: Session, challenge: IdentifierChallenge, settings: Settings, signature: str | None = None
 ) -> ProviderIdentifier:
-    return proofs.verify_proof(session, challenge.id or 0, actor=f.TEST, settings=settings, signature=signature)
+    """Verify through units of work of their own on the test's connection, as the screens do."""
+    proven = proofs.verify_proof(
+        Database(session.connection()), challenge.id or 0, actor=f.TEST, settings=settings, signature=signature
+    )
+    session.expire_all()
+    return proven
 
 
 class TestDidKey:
@@ -100,6 +132,7 @@ class TestDidKey:
         challenge = issue(session, identifier, settings)
         proven = verify(session, challenge, settings, sign(challenge.challenge, key))
         assert proven.origin == "proven"
+        session.refresh(challenge)
         assert challenge.used_at is not None
         event = session.exec(select(AuditEvent).where(AuditEvent.action == "identifier.prove")).one()
         assert (event.before or {})["origin"] == "claimed" and (event.after or {})["origin"] == "proven"
@@ -218,6 +251,17 @@ class TestDidWeb:
             verify(session, challenge, fetching, sign(challenge.challenge, key, "ES256"))
 
 
+    def test_a_document_nested_too_deeply_is_refused(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        key = ECKey.generate_key("P-256")
+        did = self.did(server)
+        server.serve("/.well-known/did.json", "[" * 60_000)
+        challenge = issue(session, claim(session, provider, "did", did), fetching)
+        with pytest.raises(ValidationFailed, match="nested too deeply"):
+            verify(session, challenge, fetching, sign(challenge.challenge, key, "ES256"))
+
+
 class TestWellKnown:
     def test_url_identifier_proven_by_the_published_challenge(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
@@ -230,10 +274,16 @@ class TestWellKnown:
     def test_domain_identifier_proven_by_the_published_challenge(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
     ) -> None:
-        identifier = claim(session, provider, "domain", "127.0.0.1")
+        identifier = claim(session, provider, "domain", LOCAL_NAME)
         challenge = issue(session, identifier, fetching)
         server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge)
         assert verify(session, challenge, fetching).origin == "proven"
+        assert server.requests == [proofs.WELL_KNOWN_CHALLENGE]
+
+    def test_an_ip_address_is_not_a_domain_identifier(self, session: Session, provider: Provider) -> None:
+        for literal in ("127.0.0.1", "10.0.0.1", "127.1", "::1", "[64:ff9b::7f00:1]"):
+            with pytest.raises(ValidationFailed, match="an IP address is not a domain name"):
+                claim(session, provider, "domain", literal)
 
     def test_an_identifier_another_provider_holds_cannot_be_proven(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
@@ -310,26 +360,40 @@ class TestWellKnown:
         assert server.requests == []
         assert verify(session, challenge, fetching).origin == "proven"
 
-    def test_the_address_actually_reached_is_checked_too(self, fetching: Settings, server: LocalHTTPS) -> None:
-        # Guards against a name that resolved to a public address a moment earlier (DNS rebinding).
-        server.serve("/x", "x")
-        context = ssl.create_default_context(cafile=str(server.ca_file))
-        with httpx.Client(verify=context) as client, client.stream("GET", f"{server.origin}/x") as response:
-            fetch._check_peer(response, fetching)
-            with pytest.raises(fetch.FetchFailed, match="127.0.0.1, which is not a public address"):
-                fetch._check_peer(response, dataclasses.replace(fetching, allow_private_fetch=False))
-
-    def test_untrusted_certificate_is_refused(
+    def test_an_untrusted_certificate_is_a_message_not_an_exception(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS, tmp_path: Path
     ) -> None:
-        import trustme
-
         other_ca = tmp_path / "other-ca.pem"
         trustme.CA().cert_pem.write_to_path(str(other_ca))
         challenge = issue(session, claim(session, provider, "url", f"{server.origin}/issuer"), fetching)
         server.serve(proofs.WELL_KNOWN_CHALLENGE, challenge.challenge)
-        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(ValidationFailed, match="certificate of 127.0.0.1 is not trusted") as refused:
             verify(session, challenge, dataclasses.replace(fetching, fetch_ca_bundle=str(other_ca)))
+        assert "unable to get local issuer certificate" in refused.value.errors["proof"]
+        session.refresh(challenge)
+        assert challenge.used_at is None
+
+
+class TestNetworkFailures:
+    """Each way the provider's server can fail is a message on the proof, and the challenge stays usable."""
+
+    def test_refused_unresolvable_and_looping_servers_are_messages(
+        self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
+    ) -> None:
+        from tests.conftest import free_port
+
+        closed = free_port(range(8300, 8400))
+        server.serve("/.well-known/qa-registry-challenge.txt", "", 302, Location=proofs.WELL_KNOWN_CHALLENGE)
+        for origin, said in (
+            (f"https://127.0.0.1:{closed}", f"127.0.0.1 refused the connection on port {closed}"),
+            ("https://proof-check.invalid", "proof-check.invalid does not resolve to an address"),
+            (server.origin, "redirects more than 3 times"),
+        ):
+            challenge = issue(session, claim(session, provider, "url", f"{origin}/issuer"), fetching)
+            with pytest.raises(ValidationFailed, match=said):
+                verify(session, challenge, fetching)
+            session.refresh(challenge)
+            assert challenge.used_at is None
 
 
 class TestTrustApi:

@@ -40,11 +40,26 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
+def _started(server: subprocess.Popen[bytes], base_url: str, log: Path) -> bool:
+    deadline = time.monotonic() + 30
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            if (
+                f"running on {base_url}" in log.read_text()
+                and httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
+            ):
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    if server.poll() is None:
+        server.terminate()
+    return False
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[str]:
     var_dir: Path = tmp_path_factory.mktemp("live")
-    port = free_port(range(8300, 8400))
-    base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "REGISTRY_VAR_DIR": str(var_dir),
@@ -55,23 +70,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "registry"), "setup"], env=env, check=True, capture_output=True)
     log = open(var_dir / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "registry.asgi:app", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # Another process may take the free port before uvicorn binds it (and answer /readyz itself):
+    # the server counts as started only once its own log says it listens.
+    for _ in range(5):
+        port = free_port(range(8300, 8400))
+        base_url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "registry.asgi:app", "--host", "127.0.0.1", "--port", str(port)],
+            env={**env, "REGISTRY_BASE_URL": base_url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if _started(server, base_url, var_dir / "server.log"):
+            break
+        server.wait(timeout=10)
+    else:
+        raise RuntimeError((var_dir / "server.log").read_text())
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((var_dir / "server.log").read_text())
-            time.sleep(0.2)
         yield base_url
     finally:
         server.terminate()

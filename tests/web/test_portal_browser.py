@@ -87,3 +87,21 @@ def test_provider_staff_prove_a_did_key_and_verifiers_then_resolve_it(page: Page
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Northbridge University")
     assert status() == "trusted"
+
+
+def test_an_ip_address_and_an_unreachable_domain_are_explained_next_to_the_form(page: Page, live_server: str) -> None:
+    sign_in(page, "staff@northbridge.example")
+    page.get_by_role("link", name="Northbridge University").first.click()
+    page.get_by_role("link", name="Add an identifier").click()
+    page.get_by_label("Scheme").select_option("domain")
+    page.locator("#f-value").fill("127.0.0.1")
+    page.get_by_role("button", name="Add identifier").click()
+    expect(page.locator("#e-value")).to_contain_text("an IP address is not a domain name")
+
+    page.locator("#f-value").fill("proof-check.invalid")
+    page.get_by_role("button", name="Add identifier").click()
+    page.get_by_role("link", name="Prove it").last.click()
+    page.get_by_role("button", name="Get a challenge").click()
+    page.get_by_role("button", name="Check now").click()
+    expect(page.locator("#e-proof")).to_contain_text("proof-check.invalid does not resolve to an address")
+    expect(page.get_by_role("heading", level=1)).not_to_contain_text("Error")

@@ -8,23 +8,34 @@ import secrets
 from typing import Any
 
 import anyio
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.base import SessionMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
-from litestar.types import Empty
+from litestar.types import Empty, Message
 from sqlalchemy import delete
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from registry.accounts.models import WebSession
 from registry.timeutil import utcnow
-from registry.web import Database
+from registry.web import Database, database_unavailable_handler
 
 SESSION_COOKIE = "registry_session"
 _NEW_ID = "registry_new_session_id"
+RENEW_INTERVAL = dt.timedelta(minutes=5)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _unchanged(stored: dt.datetime | None, wanted: dt.datetime | None) -> bool:
+    if stored is None or wanted is None:
+        return stored is wanted
+    return abs(wanted - _aware(stored)) < RENEW_INTERVAL
 
 
 def _expiry(expires_in: int | dt.timedelta | None) -> dt.datetime | None:
@@ -45,6 +56,12 @@ class DatabaseSessionStore(Store):
         await anyio.to_thread.run_sync(self._set, key, data, _expiry(expires_in))
 
     def _set(self, key: str, data: bytes, expires_at: dt.datetime | None) -> None:
+        with self.database.read() as session:
+            row = session.get(WebSession, key)
+            # Every answer stores its session again; unchanged, it is written at most once per
+            # RENEW_INTERVAL, so reading a page takes no write lock.
+            if row is not None and row.data == data and _unchanged(row.expires_at, expires_at):
+                return
         with self.database.write() as session:
             # Expired sessions are swept as new ones are written, so the table never grows unbounded.
             session.exec(delete(WebSession).where(WebSession.expires_at < utcnow()))  # type: ignore[call-overload,arg-type,operator]
@@ -58,16 +75,12 @@ class DatabaseSessionStore(Store):
         return await anyio.to_thread.run_sync(self._get, key, renew_for)
 
     def _get(self, key: str, renew_for: int | dt.timedelta | None) -> bytes | None:
-        with self.database.write() as session:
+        # A read stays a read (the answer's _set renews the expiry), so signed-in pages keep working
+        # on a database that cannot be written.
+        with self.database.read() as session:
             row = session.get(WebSession, key)
-            if row is None:
-                return None
-            if row.expires_at is not None and _aware(row.expires_at) <= utcnow():
-                session.delete(row)
-                return None
-            if renew_for is not None and row.expires_at is not None:
-                row.expires_at = _expiry(renew_for)
-                session.add(row)
+            if row is None or (row.expires_at is not None and _aware(row.expires_at) <= utcnow()):
+                return None  # an expired row is swept by the next write (_set)
             return bytes(row.data)
 
     async def delete(self, key: str) -> None:
@@ -131,8 +144,42 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         return str(fresh) if fresh else super().get_session_id(connection)
 
 
+class StoringSessionMiddleware(SessionMiddleware[RotatingSessionBackend]):
+    """Stores the session as the answer starts; a store that cannot be written turns the answer into a 503.
+
+    The session is written after the handler has answered, so its failure would reach the server as
+    an error after the response started: a dropped connection instead of an answer.
+    """
+
+    def create_send_wrapper(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Any:
+        send = super().create_send_wrapper(connection)
+        replaced = False
+
+        async def send_or_replace(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the handler's own body belongs to the answer that was replaced
+            try:
+                await send(message)
+            except OperationalError as error:
+                if message["type"] != "http.response.start":
+                    raise
+                replaced = True
+                request: Request[Any, Any, Any] = Request(connection.scope, connection.receive, connection.send)
+                answer = database_unavailable_handler(request, error)
+                await answer.to_asgi_response(app=None, request=request)(
+                    connection.scope, connection.receive, connection.send
+                )
+
+        return send_or_replace
+
+
 class RegistrySessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+    @property
+    def middleware(self) -> DefineMiddleware:
+        return DefineMiddleware(StoringSessionMiddleware, backend=self._backend_class(config=self))
 
 
 async def rotate_session_id(connection: ASGIConnection[Any, Any, Any, Any], store: Store) -> None:

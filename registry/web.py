@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from registry.db import begin_write
+from registry.documents import MAX_DOCUMENT_BYTES
 from registry.errors import RegistryError
 from registry.settings import Settings
 
@@ -118,15 +119,22 @@ def validation_error_handler(request: Request[Any, Any, Any], error: ValidationE
 
 
 def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    if error.status_code == 413:
+        error = HTTPException(
+            status_code=413,
+            detail="The request is larger than the registry accepts: an uploaded file may be at most "
+            f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.",
+        )
     if wants_html(request) and error.status_code == 401:
         # A browser that is not signed in is sent to sign in, and back here afterwards.
         return Redirect(f"/signin?next={quote(request.url.path)}", status_code=303)
     if wants_html(request):
         return _page(request, error.status_code, error.detail)
-    slug = {404: "not-found", 405: "method-not-allowed", 403: "forbidden", 401: "unauthorized"}.get(
+    slug = {404: "not-found", 405: "method-not-allowed", 403: "forbidden", 401: "unauthorized", 413: "too-large"}.get(
         error.status_code, "http-error"
     )
     title = "Not found" if isinstance(error, NotFoundException) else error.detail
+    title = "Too large" if error.status_code == 413 else title
     return problem(request, error.status_code, title, error.detail, slug, headers=error.headers)
 
 

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
+from registry import documents
 from registry.accounts.guards import Principal, principal_of, signed_in
 from registry.accounts.roles import memberships
 from registry.assessments import evidence as evidence_files
@@ -177,7 +178,11 @@ class SelfAssessmentPages(Controller):
             return self._again(request, assessment_id, data, error)
         return see_other(f"/staff/self-assessments/{assessment_id}")
 
-    @post("/self-assessments/{assessment_id:int}/evidence", sync_to_thread=True)
+    @post(
+        "/self-assessments/{assessment_id:int}/evidence",
+        sync_to_thread=True,
+        request_max_body_size=documents.MAX_UPLOAD_REQUEST_BYTES,
+    )
     def upload(
         self,
         request: Request[Any, Any, Any],
@@ -223,6 +228,7 @@ class SelfAssessmentPages(Controller):
                 "Content-Disposition": f'attachment; filename="{found.filename.replace(chr(34), "")}"',
                 "Cache-Control": "private, no-store",
                 "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": documents.DOWNLOAD_CSP,
             },
         )
 

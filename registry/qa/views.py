@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlmodel import Session, select
 
+from registry import documents
 from registry.accounts.guards import (
     EDITOR,
     ensure_can_change_result,
@@ -323,7 +324,7 @@ class ReportFilePages(Controller):
             files = services.report_files(session, result_id)
         return Template("qa/report_files.html", context={**context, "files": files, "errors": {}})
 
-    @post("/", sync_to_thread=True)
+    @post("/", sync_to_thread=True, request_max_body_size=documents.MAX_UPLOAD_REQUEST_BYTES)
     def upload(
         self,
         request: Request[Any, Any, Any],
@@ -363,8 +364,9 @@ def report_file(db: DatabaseDep, settings: SettingsDep, file_id: FromPath[int]) 
         data,
         media_type=report.content_type,
         headers={
-            "Content-Disposition": f'inline; filename="{report.filename.replace(chr(34), "")}"',
+            "Content-Disposition": f'attachment; filename="{report.filename.replace(chr(34), "")}"',
             "Cache-Control": "public, max-age=86400",
             "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": documents.DOWNLOAD_CSP,
         },
     )

@@ -16,12 +16,12 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.stores.base import Store
 from litestar.types import Empty, Message
 from sqlalchemy import delete
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from registry.accounts.models import WebSession
 from registry.timeutil import utcnow
-from registry.web import Database, database_unavailable_handler
+from registry.web import Database, database_unavailable_handler, unavailability
 
 SESSION_COOKIE = "registry_session"
 _NEW_ID = "registry_new_session_id"
@@ -161,8 +161,8 @@ class StoringSessionMiddleware(SessionMiddleware[RotatingSessionBackend]):
                 return  # the handler's own body belongs to the answer that was replaced
             try:
                 await send(message)
-            except OperationalError as error:
-                if message["type"] != "http.response.start":
+            except DBAPIError as error:
+                if message["type"] != "http.response.start" or unavailability(error) is None:
                     raise
                 replaced = True
                 request: Request[Any, Any, Any] = Request(connection.scope, connection.receive, connection.send)

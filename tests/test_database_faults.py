@@ -25,16 +25,20 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from litestar.testing import TestClient
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from tests.conftest import _migrated_engine, _postgres_admin_url, free_port
+from registry.app import create_app
+from registry.settings import Settings
+from tests.conftest import PASSWORD, _migrated_engine, _postgres_admin_url, free_port
 from tests.factories import build_world
 
-STATEMENT_TIMEOUT, LOCK_TIMEOUT, CONNECT_TIMEOUT = 3, 1, 2
+STATEMENT_TIMEOUT, LOCK_TIMEOUT, CONNECT_TIMEOUT = 3, 2, 2
 TRUSTED = "did:web:alpha-test.example"
-# /healthz answers in about a millisecond; a worker frozen by a lookup answers after the lookup.
-RESPONSIVE = 0.5
+# /healthz answers in milliseconds (a few hundred on a loaded test machine); a worker frozen by the
+# lookups would answer only after them, at least one 2 s timeout later.
+RESPONSIVE = 1.5
 
 
 class PostgresProxy:
@@ -122,7 +126,7 @@ class PostgresProxy:
 
 
 @pytest.fixture
-def fault_database() -> Iterator[str]:
+def fault_database(password_hash: str) -> Iterator[str]:
     """A PostgreSQL database of its own with one trusted provider, dropped afterwards."""
     admin = _postgres_admin_url()
     if admin is None:
@@ -133,7 +137,7 @@ def fault_database() -> Iterator[str]:
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     engine = _migrated_engine(url)
     with Session(engine) as session:
-        build_world(session, "not-a-password-hash")
+        build_world(session, password_hash)
         session.commit()
     engine.dispose()
     yield url
@@ -244,6 +248,11 @@ def test_the_trust_api_fails_closed_in_time_and_recovers(
 
     # Another connection holds an exclusive lock on the identifiers: the lock timeout ends the wait.
     with psycopg.connect(fault_database) as locker:
+        found = locker.execute(
+            "SELECT provider_id FROM provider_identifier WHERE normalised = %s", [TRUSTED]
+        ).fetchone()
+        assert found is not None
+        locker.commit()
         locker.execute("LOCK TABLE provider_identifier IN ACCESS EXCLUSIVE MODE")
         with ThreadPoolExecutor(4) as pool:
             pending = [pool.submit(_lookup, base) for _ in range(4)]
@@ -251,5 +260,34 @@ def test_the_trust_api_fails_closed_in_time_and_recovers(
             for future in pending:
                 _assert_unavailable(*future.result(), within=LOCK_TIMEOUT + 3)
         assert health and max(health) < RESPONSIVE, f"/healthz took up to {max(health):.2f} s during the lock"
+        # A page says so in words.
+        page = httpx.get(f"{base}/providers/{found[0]}", headers={"accept": "text/html"}, timeout=30)
+        assert page.status_code == 503 and page.headers["retry-after"].isdigit()
+        assert "<h1>Unavailable</h1>" in page.text and "did not answer in time" in page.text
         locker.rollback()
     _trusted(base)
+
+
+def test_a_read_only_postgresql_is_not_ready_and_refuses_writes_with_503(fault_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(fault_database, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{make_url(fault_database).database}" SET default_transaction_read_only = on')
+    settings = Settings(
+        var_dir=tmp_path, database_url=fault_database, secret_key="fault-test-secret", base_url="http://registry.test"
+    )
+    with TestClient(create_app(settings), base_url="http://registry.test") as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "read-only" in ready.json()["detail"]
+        assert client.get("/api/v1/trust", params={"identifier": TRUSTED}).json()["status"] == "trusted"
+        client.get("/signin", headers={"accept": "text/html"})
+        signed_in = client.post(
+            "/signin",
+            data={
+                "email": "operator@test.example",
+                "password": PASSWORD,
+                "_csrf_token": client.cookies["registry_csrf"],
+            },
+            headers={"accept": "text/html"},
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 503 and signed_in.headers["retry-after"].isdigit()
+        assert "database is read-only" in signed_in.text

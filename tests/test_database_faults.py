@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from registry.app import create_app
+from registry.db import create_db_engine, service_timeouts
 from registry.settings import Settings
 from tests.conftest import PASSWORD, _migrated_engine, _postgres_admin_url, free_port
 from tests.factories import build_world
@@ -291,3 +292,23 @@ def test_a_read_only_postgresql_is_not_ready_and_refuses_writes_with_503(fault_d
         )
         assert signed_in.status_code == 503 and signed_in.headers["retry-after"].isdigit()
         assert "database is read-only" in signed_in.text
+
+
+def test_the_timeouts_reach_every_connection(fault_database: str, tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'timeouts.db'}"
+    for url in (fault_database, sqlite_url):
+        settings = Settings(
+            var_dir=tmp_path,
+            database_url=url,
+            database_statement_timeout=STATEMENT_TIMEOUT,
+            database_lock_timeout=LOCK_TIMEOUT,
+            database_connect_timeout=CONNECT_TIMEOUT,
+        )
+        engine = create_db_engine(url, service_timeouts(settings))
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == f"{STATEMENT_TIMEOUT}s"
+                assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == f"{LOCK_TIMEOUT}s"
+            else:
+                assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == LOCK_TIMEOUT * 1000
+        engine.dispose()

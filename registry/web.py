@@ -146,10 +146,8 @@ def unavailability(error: DBAPIError) -> str | None:
     orig = error.orig
     message = str(orig).lower()
     if "readonly" in message or "read-only" in message:
-        # A read-only SQLite file, or PostgreSQL in a read-only transaction (a standby, a full disk).
-        return (
-            "The registry cannot save changes right now: its database is read-only. Nothing was saved; try again later."
-        )
+        # A read-only SQLite file, or PostgreSQL refusing writes (a standby, default_transaction_read_only).
+        return "The registry cannot save changes right now: its database is read-only. Nothing was saved."
     if isinstance(orig, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable) or "locked" in message:
         return "The registry's database did not answer in time; nothing was changed. Try again shortly."
     if isinstance(error, OperationalError) or error.connection_invalidated:

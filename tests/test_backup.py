@@ -245,6 +245,12 @@ class TestRefusals:
         with pytest.raises(BackupError, match="schema revision 0001"):
             restore(_empty_target(tmp_path), path)
 
+    def test_a_backup_of_the_other_database_kind(self, sqlite_backup: tuple[Settings, Path], tmp_path: Path) -> None:
+        _, path = sqlite_backup
+        postgresql = _settings("postgresql://registry@127.0.0.1:1/none", tmp_path / "target-var")
+        with pytest.raises(BackupError, match="backup is of a sqlite database; this registry runs on postgresql"):
+            restore(postgresql, path)
+
     def test_a_registry_that_holds_data_unless_forced(
         self, sqlite_backup: tuple[Settings, Path], tmp_path: Path
     ) -> None:

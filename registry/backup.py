@@ -194,6 +194,8 @@ def restore(settings: Settings, path: Path, force: bool = False) -> Outcome:
     database = manifest.get("database", {})
     if database.get("kind") != kind:
         raise BackupError(f"the backup is of a {database.get('kind')} database; this registry runs on {kind}")
+    if database.get("file") not in {entry.get("path") for entry in manifest.get("files", [])}:
+        raise BackupError(f"the manifest of {path} lists no checksum for its database file")
     engine = create_db_engine(settings.database_url)
     try:
         occupied = _holds_data(engine)

@@ -34,7 +34,7 @@ from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
 from registry.assessments.views import SelfAssessmentPages
 from registry.csrf import SessionBoundCSRFMiddleware
-from registry.db import get_engine
+from registry.db import begin_write, get_engine, sqlite_file
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
@@ -77,12 +77,16 @@ def healthz() -> dict[str, str]:
 
 @get("/readyz", sync_to_thread=True, include_in_schema=False)
 def readyz(db: DatabaseDep) -> Response[dict[str, Any]]:
-    """Ready when the database answers and is migrated to the head revision."""
+    """Ready when the database answers, takes writes and is migrated to the head revision."""
     head = migrations.head_revision()
     try:
         with db.read() as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            begin_write(session)
             current = migrations.current_revision(session.connection())
+            # A database that reads but cannot write (a read-only file, a standby) is not ready: a
+            # write that changes nothing, rolled back, finds out.
+            session.exec(text("UPDATE alembic_version SET version_num = version_num"))  # type: ignore[call-overload]
+            session.rollback()
     except DBAPIError as error:
         return Response({"status": "unavailable", "detail": str(error.orig)}, status_code=503)
     if current != head:
@@ -108,8 +112,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
     reader = None
     bind = database.bind
     # Tests bind one connection; an in-memory database has no file to open beside the engine.
-    if isinstance(bind, Engine) and bind.dialect.name == "sqlite" and bind.url.database not in (None, "", ":memory:"):
-        reader = SqliteLookupReader(bind)
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite" and sqlite_file(str(bind.url)):
+        reader = SqliteLookupReader(bind, settings.database_lock_timeout)
     trust_lookup = TrustLookup(database, settings, VerdictSigner(_create_key), reader)
 
     def _first_signing_key() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -388,6 +389,39 @@ def calendar_url(agency_id: int | None, provider_id: int | None, regenerate: boo
     except RegistryError as error:
         raise click.ClickException(error.detail) from None
     click.echo(feed_url(settings, feed))
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+def backup_command(path: Path) -> None:
+    """Back up the database and the uploaded documents to PATH (a new directory), with checksums."""
+    from registry.backup import BackupError, backup
+
+    try:
+        outcome = backup(_settings(), path)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"backed up the {outcome.database_kind} database (schema revision {outcome.revision}) and "
+        f"{outcome.files} documents to {outcome.path}"
+    )
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--force", is_flag=True, help="Replace a registry that already holds data.")
+def restore_command(path: Path, force: bool) -> None:
+    """Restore a backup made by `registry backup` into this (empty) registry; stop the registry first."""
+    from registry.backup import BackupError, restore
+
+    try:
+        outcome = restore(_settings(), path, force=force)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"restored the {outcome.database_kind} database (schema revision {outcome.revision}) and "
+        f"{outcome.files} documents from {outcome.path}"
+    )
 
 
 @main.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +33,30 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the database may keep a request waiting, in seconds; None waits without limit.
+
+    Migrations and commands run without them; the service (get_engine) sets them from the settings.
+    """
+
+    statement: float | None = None
+    lock: float | None = None
+    connect: int | None = None
+
+
+def sqlite_file(url: str) -> str | None:
+    """The SQLite database file a URL names, also in SQLite's URI form (file:PATH?mode=ro&uri=true)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:":
+        return None
+    if parsed.query.get("uri") in ("true", "1") and database.startswith("file:"):
+        return database.removeprefix("file:").split("?", 1)[0] or None
+    return database
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any, busy_ms: int = 5000) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that SAVEPOINTs
     # and rollbacks behave (SQLAlchemy's documented pysqlite recipe, with _begin_sqlite).
     dbapi_connection.isolation_level = None
@@ -39,7 +64,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -60,17 +85,45 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options=WRITE_OPTIONS)
 
 
-def create_db_engine(database_url: str) -> Engine:
+def create_db_engine(database_url: str, timeouts: Timeouts = Timeouts()) -> Engine:
     url = normalise_database_url(database_url)
     if url.startswith("sqlite"):
-        database = make_url(url).database
-        if database and database != ":memory:":
+        database = sqlite_file(url)
+        if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
-        event.listen(engine, "connect", _configure_sqlite)
+        # SQLite has no statement timeout; its lock wait is the busy timeout.
+        lock = timeouts.lock if timeouts.lock is not None else 5.0
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": lock})
+        event.listen(engine, "connect", partial(_configure_sqlite, busy_ms=int(lock * 1000)))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args: dict[str, Any] = {}
+    options = []
+    if timeouts.statement is not None:
+        options.append(f"-c statement_timeout={int(timeouts.statement * 1000)}")
+    if timeouts.lock is not None:
+        options.append(f"-c lock_timeout={int(timeouts.lock * 1000)}")
+    if options:
+        connect_args["options"] = " ".join(options)
+    if timeouts.connect is not None:
+        connect_args["connect_timeout"] = timeouts.connect
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        # A request waits for a pooled connection no longer than it would for the database itself.
+        pool_timeout=timeouts.statement or 30,
+        connect_args=connect_args,
+    )
+
+
+def service_timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(
+        statement=settings.database_statement_timeout or None,
+        lock=settings.database_lock_timeout or None,
+        connect=settings.database_connect_timeout or None,
+    )
 
 
 _engines: dict[str, Engine] = {}
@@ -79,7 +132,7 @@ _engines: dict[str, Engine] = {}
 def get_engine(settings: Settings) -> Engine:
     engine = _engines.get(settings.database_url)
     if engine is None:
-        engine = _engines[settings.database_url] = create_db_engine(settings.database_url)
+        engine = _engines[settings.database_url] = create_db_engine(settings.database_url, service_timeouts(settings))
     return engine
 
 

@@ -18,10 +18,20 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
+from pypdf import PdfReader
+
 from registry.errors import ValidationFailed
 from registry.settings import Settings
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+# An upload request carries the file and a few form fields; the request limit leaves room for them,
+# so a file just over the limit still reaches the form and is refused next to its field.
+MAX_UPLOAD_REQUEST_BYTES = MAX_DOCUMENT_BYTES + 1024 * 1024
+# What an OpenDocument or Word file may unpack to, read from the zip's central directory: a reviewer
+# opening a 1 MB file that unpacks to 1 GB is what this stops. Real documents of 20 MB with text,
+# tables and images unpack to well under these.
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_ZIP_ENTRIES = 5000
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ODF_TYPES = (
@@ -29,6 +39,9 @@ ODF_TYPES = (
     "application/vnd.oasis.opendocument.spreadsheet",
     "application/vnd.oasis.opendocument.presentation",
 )
+# Uploaded files are served as downloads that never run as part of the registry's pages: a file opened
+# in the browser anyway gets a sandboxed, script-less origin of its own.
+DOWNLOAD_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 ACCEPTED = "PDF, OpenDocument (odt, ods, odp) or Word (docx)"
 
 
@@ -43,23 +56,42 @@ class CheckedDocument:
 def detect_media_type(data: bytes) -> str | None:
     """What the bytes are, whatever the file name says; None for anything not accepted."""
     if data.startswith(b"%PDF-"):
-        return PDF
+        return PDF if _is_pdf(data) else None
     if not data.startswith(b"PK\x03\x04"):
         return None
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
+            entries = archive.infolist()
+            if len(entries) > MAX_ZIP_ENTRIES or sum(entry.file_size for entry in entries) > MAX_UNPACKED_BYTES:
+                raise OversizedContainer
+            names = {entry.filename for entry in entries}
             if "mimetype" in names:
                 # ODF stores its type uncompressed as the first entry; read only a few bytes of it.
                 if archive.getinfo("mimetype").file_size > 100:
                     return None
-                declared = archive.read("mimetype").decode("ascii", errors="replace").strip()
+                with archive.open("mimetype") as entry:
+                    declared = entry.read(100).decode("ascii", errors="replace").strip()
                 return declared if declared in ODF_TYPES else None
             if "[Content_Types].xml" in names and any(name.startswith("word/") for name in names):
                 return DOCX
-    except (zipfile.BadZipFile, KeyError, ValueError):
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError):
         return None
     return None
+
+
+class OversizedContainer(Exception):
+    """A zip-based document that would unpack to more than a reader should have to open."""
+
+
+def _is_pdf(data: bytes) -> bool:
+    """A PDF with a readable structure (cross-reference table, trailer, pages), not just its first bytes.
+
+    "%PDF-" followed by HTML or a script is not a PDF, whatever a browser might make of it.
+    """
+    try:
+        return len(PdfReader(io.BytesIO(data), strict=False).pages) > 0
+    except Exception:  # noqa: BLE001 - a parser of hostile bytes fails in many ways; each means "not a PDF"
+        return False
 
 
 def check(
@@ -72,7 +104,15 @@ def check(
         raise ValidationFailed({field: "the file is empty"})
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ValidationFailed({field: f"a file may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"})
-    media_type = detect_media_type(data)
+    try:
+        media_type = detect_media_type(data)
+    except OversizedContainer:
+        raise ValidationFailed(
+            {
+                field: f"this document unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MB or holds more "
+                f"than {MAX_ZIP_ENTRIES} parts; save it again without embedded files, or as PDF"
+            }
+        ) from None
     if media_type is None:
         raise ValidationFailed({field: f"this is not a {ACCEPTED} document"})
     return CheckedDocument(data, media_type, clean_filename(filename, fallback_name), hashlib.sha256(data).hexdigest())

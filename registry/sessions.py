@@ -8,16 +8,20 @@ import secrets
 from typing import Any
 
 import anyio
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.base import SessionMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
-from litestar.types import Empty
+from litestar.types import Empty, Message
 from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from registry.accounts.models import WebSession
 from registry.timeutil import utcnow
-from registry.web import Database
+from registry.web import Database, database_unavailable_handler, unavailability
 
 SESSION_COOKIE = "registry_session"
 _NEW_ID = "registry_new_session_id"
@@ -172,8 +176,42 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         return str(fresh) if fresh else super().get_session_id(connection)
 
 
+class StoringSessionMiddleware(SessionMiddleware[RotatingSessionBackend]):
+    """Stores the session as the answer starts; a store that cannot be written turns the answer into a 503.
+
+    The session is written after the handler has answered, so its failure would reach the server as
+    an error after the response started: a dropped connection instead of an answer.
+    """
+
+    def create_send_wrapper(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Any:
+        send = super().create_send_wrapper(connection)
+        replaced = False
+
+        async def send_or_replace(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the handler's own body belongs to the answer that was replaced
+            try:
+                await send(message)
+            except DBAPIError as error:
+                if message["type"] != "http.response.start" or unavailability(error) is None:
+                    raise
+                replaced = True
+                request: Request[Any, Any, Any] = Request(connection.scope, connection.receive, connection.send)
+                answer = database_unavailable_handler(request, error)
+                await answer.to_asgi_response(app=None, request=request)(
+                    connection.scope, connection.receive, connection.send
+                )
+
+        return send_or_replace
+
+
 class RegistrySessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+    @property
+    def middleware(self) -> DefineMiddleware:
+        return DefineMiddleware(StoringSessionMiddleware, backend=self._backend_class(config=self))
 
 
 async def rotate_session_id(connection: ASGIConnection[Any, Any, Any, Any], store: Store) -> None:

@@ -55,6 +55,11 @@ class Settings:
     # One limit for a whole proof fetch: resolving, connecting, TLS, headers and body.
     fetch_timeout_seconds: float = 10.0
     debug: bool = False
+    # Database waits, in seconds: a statement (PostgreSQL), a lock wait or a connection attempt that takes
+    # longer fails with 503 and Retry-After, never holding a worker.
+    database_statement_timeout: float = 10.0
+    database_lock_timeout: float = 5.0
+    database_connect_timeout: int = 5
     # Deadlines and e-mail: no SMTP host means messages wait in the outbox.
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -117,6 +122,9 @@ class Settings:
             fetch_https_port=int(env.get("REGISTRY_FETCH_HTTPS_PORT", "443")),
             fetch_timeout_seconds=float(env.get("REGISTRY_FETCH_TIMEOUT_SECONDS", "10")),
             debug=_bool(env.get("REGISTRY_DEBUG", "false")),
+            database_statement_timeout=float(env.get("REGISTRY_DATABASE_STATEMENT_TIMEOUT", "10")),
+            database_lock_timeout=float(env.get("REGISTRY_DATABASE_LOCK_TIMEOUT", "5")),
+            database_connect_timeout=int(env.get("REGISTRY_DATABASE_CONNECT_TIMEOUT", "5")),
             smtp_host=env.get("REGISTRY_SMTP_HOST", "").strip() or None,
             smtp_port=int(env.get("REGISTRY_SMTP_PORT", "25")),
             smtp_from=env.get("REGISTRY_SMTP_FROM", "registry@localhost"),

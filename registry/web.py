@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
 from litestar import Request, Response
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -16,10 +17,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from registry.db import begin_write
+from registry.documents import MAX_DOCUMENT_BYTES
 from registry.errors import RegistryError
 from registry.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"
+# Seconds a client is asked to wait when the database is unavailable.
+RETRY_AFTER = "30"
 
 
 class Database:
@@ -118,28 +122,49 @@ def validation_error_handler(request: Request[Any, Any, Any], error: ValidationE
 
 
 def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    if error.status_code == 413:
+        error = HTTPException(
+            status_code=413,
+            detail="The request is larger than the registry accepts: an uploaded file may be at most "
+            f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MB.",
+        )
     if wants_html(request) and error.status_code == 401:
         # A browser that is not signed in is sent to sign in, and back here afterwards.
         return Redirect(f"/signin?next={quote(request.url.path)}", status_code=303)
     if wants_html(request):
         return _page(request, error.status_code, error.detail)
-    slug = {404: "not-found", 405: "method-not-allowed", 403: "forbidden", 401: "unauthorized"}.get(
+    slug = {404: "not-found", 405: "method-not-allowed", 403: "forbidden", 401: "unauthorized", 413: "too-large"}.get(
         error.status_code, "http-error"
     )
     title = "Not found" if isinstance(error, NotFoundException) else error.detail
+    title = "Too large" if error.status_code == 413 else title
     return problem(request, error.status_code, title, error.detail, slug, headers=error.headers)
+
+
+def unavailability(error: DBAPIError) -> str | None:
+    """What a database error means to the person asking, when it means "come back later"; None otherwise."""
+    orig = error.orig
+    message = str(orig).lower()
+    if "readonly" in message or "read-only" in message:
+        # A read-only SQLite file, or PostgreSQL refusing writes (a standby, default_transaction_read_only).
+        return "The registry cannot save changes right now: its database is read-only. Nothing was saved."
+    if isinstance(orig, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable) or "locked" in message:
+        return "The registry's database did not answer in time; nothing was changed. Try again shortly."
+    if isinstance(error, OperationalError) or error.connection_invalidated:
+        return "The registry's database cannot be reached right now; no verdict can be given. Try again shortly."
+    return None
 
 
 def database_unavailable_handler(request: Request[Any, Any, Any], error: DBAPIError) -> Response[Any]:
     # Fail closed: without the database there is no verdict, only a request to come back.
-    if not isinstance(error, OperationalError) and not getattr(error, "connection_invalidated", False):
+    detail = unavailability(error)
+    if detail is None:
         return internal_error_handler(request, error)
-    detail = "The registry's database cannot be reached right now; no verdict can be given. Try again shortly."
     if wants_html(request):
         response = _page(request, 503, detail)
-        response.headers["Retry-After"] = "30"
+        response.headers["Retry-After"] = RETRY_AFTER
         return response
-    return problem(request, 503, "Service unavailable", detail, "unavailable", headers={"Retry-After": "30"})
+    return problem(request, 503, "Service unavailable", detail, "unavailable", headers={"Retry-After": RETRY_AFTER})
 
 
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:

@@ -181,3 +181,32 @@ def user(session: Session, user_id: int) -> User:
     found = session.get(User, user_id)
     assert found is not None
     return found
+
+
+def pdf_document(size: int = 0) -> bytes:
+    """A real PDF of one blank page; with `size`, padded to that many bytes by an attached file."""
+    import io
+    import os
+
+    from pypdf import PdfWriter
+
+    def _write(padding: int) -> bytes:
+        writer = PdfWriter()
+        writer.add_blank_page(595, 842)
+        if padding:
+            writer.add_attachment("padding.bin", os.urandom(padding))
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        return buffer.getvalue()
+
+    data = _write(0)
+    if size <= len(data):
+        return data
+    padding = size - len(data)
+    # Offsets and lengths written in the file grow with it by a few digits: settle in a few rounds.
+    for _ in range(5):
+        data = _write(padding)
+        if len(data) == size:
+            break
+        padding += size - len(data)
+    return data

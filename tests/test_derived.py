@@ -34,6 +34,7 @@ from registry.trust import feed
 from registry.trust.models import TrustListEntry, TrustTimeline
 from registry.trust.timeline import build_document
 from registry.trust.verdict import Policy
+from registry.web import Database
 from tests import factories as f
 from tests.providers.test_proofs import ed25519_did_key, sign
 
@@ -44,12 +45,12 @@ UNRELATED = {
     "registry.accounts.services.create_user",
     "registry.accounts.services.map_oidc_subject",
     "registry.accounts.services.set_active",
-    "registry.accounts.services.unlock",
+    "registry.accounts.services.lift_throttle",
     "registry.audit.services.record_event",
     "registry.deadlines.calendar.feed_for",
     "registry.mail.services.retry_now",
 }
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = f.pdf_document()
 CODES = [f"1.{n}" for n in range(1, 11)]
 
 
@@ -232,7 +233,11 @@ def _issue_challenge(session: Session, settings: Settings, state: dict[str, Any]
 def _verify_proof(session: Session, settings: Settings, state: dict[str, Any]) -> None:
     challenge = state["challenge"]
     proofs.verify_proof(
-        session, challenge.id, actor=f.TEST, settings=settings, signature=sign(challenge.challenge, state["key"])
+        Database(session.connection()),
+        challenge.id,
+        actor=f.TEST,
+        settings=settings,
+        signature=sign(challenge.challenge, state["key"]),
     )
     identifier = session.get(ProviderIdentifier, state["claimed"].id)
     assert identifier is not None and identifier.origin == "proven"

@@ -1,116 +1,108 @@
-"""Uploaded file names: any script survives the download (RFC 6266 filename*), no name can break a header."""
+"""Uploaded documents: the documented size limit end to end, real content checks, and safe downloads."""
 
 from __future__ import annotations
 
 import io
-import re
-from urllib.parse import unquote
+import zipfile
 
 import pytest
 from litestar.testing import TestClient
 from sqlmodel import Session, select
 
 from registry import documents
-from registry.assessments import evidence
-from registry.assessments import services as assessments
-from registry.providers.models import Provider
+from registry.errors import ValidationFailed
 from registry.qa.models import QAReportFile
-from registry.settings import Settings
-from tests import factories as f
 from tests.conftest import sign_in
-from tests.factories import World
+from tests.factories import World, pdf_document
+from tests.qa.test_report_files import _upload
 
-HTML = {"accept": "text/html"}
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-
-
-def _name_a_browser_saves(header: str) -> str | None:
-    """The file name a browser takes from Content-Disposition: filename* (RFC 6266 section 4.3) when present."""
-    extended = re.search(r"filename\*=UTF-8''([^;\s]+)", header, re.IGNORECASE)
-    if extended:
-        return unquote(extended.group(1), errors="strict")
-    plain = re.search(r'filename="([^"]*)"', header)
-    return plain.group(1) if plain else None
+MB = 1024 * 1024
 
 
-class TestContentDisposition:
-    @pytest.mark.parametrize("name", ["отчёт.pdf", "名前.pdf", 'Résumé "final" 100%.pdf', "report.pdf"])
-    def test_every_name_survives_with_an_ascii_stand_in(self, name: str) -> None:
-        header = documents.content_disposition("attachment", name)
-        header.encode("ascii")  # a header value any HTTP stack sends unchanged
-        assert _name_a_browser_saves(header) == name
-        fallback = re.search(r'filename="([^"]*)"', header)
-        assert fallback is not None and fallback.group(1).endswith(".pdf")
-
-    def test_an_accent_keeps_its_letter_in_the_stand_in(self) -> None:
-        assert 'filename="Resume.pdf"' in documents.content_disposition("inline", "Résumé.pdf")
-
-    def test_line_breaks_and_control_characters_are_dropped(self) -> None:
-        header = documents.content_disposition("attachment", "a\r\nSet-Cookie: x=1\x00.pdf")
-        assert not re.search(r"[\x00-\x1f\x7f]", header)
-        assert _name_a_browser_saves(header) == "a Set-Cookie: x=1 .pdf"
+def _docx(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
-def _upload_report(client: TestClient, result_id: int, name: str):  # type: ignore[no-untyped-def]
-    page = client.get(f"/staff/results/{result_id}/reports", headers=HTML)
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    return client.post(
-        f"/staff/results/{result_id}/reports",
-        data={"_csrf_token": token.group(1)},
-        files={"file": (name, PDF, "application/pdf")},
-        headers=HTML,
-        follow_redirects=False,
+class TestContent:
+    def test_a_real_pdf_is_accepted(self) -> None:
+        assert documents.detect_media_type(pdf_document()) == documents.PDF
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            b"%PDF-1.7\n<html><body><script>alert(document.cookie)</script></body></html>\n",
+            b"%PDF-1.4\n<html></html>\n%%EOF\n",
+            pdf_document()[:-300],
+        ],
+        ids=["html-after-the-header", "html-with-an-eof-marker", "truncated"],
     )
+    def test_a_pdf_header_alone_does_not_make_a_pdf(self, data: bytes) -> None:
+        assert documents.detect_media_type(data) is None
+        with pytest.raises(ValidationFailed, match="not a PDF"):
+            documents.check(data, "report.pdf")
+
+    def test_a_word_file_that_unpacks_to_far_more_than_its_size_is_refused(self) -> None:
+        bomb = _docx({"word/media/zeros.bin": bytes(documents.MAX_UNPACKED_BYTES + MB)})
+        assert len(bomb) < 2 * MB  # a small upload...
+        with pytest.raises(ValidationFailed) as refused:
+            documents.check(bomb, "minutes.docx")
+        assert "unpacks to more than 200 MB" in refused.value.errors["file"]
+
+    def test_a_container_of_too_many_parts_is_refused(self) -> None:
+        crowded = _docx({f"word/media/{index}.xml": b"" for index in range(documents.MAX_ZIP_ENTRIES)})
+        with pytest.raises(ValidationFailed, match="more than 5000 parts"):
+            documents.check(crowded, "minutes.docx")
+
+    def test_a_large_ordinary_word_file_is_accepted(self) -> None:
+        ordinary = _docx({"word/media/image.bin": bytes(50 * MB)})
+        assert documents.check(ordinary, "minutes.docx").media_type == documents.DOCX
 
 
-class TestReportDownloads:
-    @pytest.mark.parametrize("name", ["отчёт.pdf", "名前.pdf"])
-    def test_a_report_named_in_any_script_downloads_under_its_name(
-        self, session: Session, client: TestClient, world: World, name: str
-    ) -> None:
-        sign_in(client, world.emails["editor_a"])
-        assert _upload_report(client, world.result_r, name).status_code == 303
-        stored = session.exec(select(QAReportFile).where(QAReportFile.result_id == world.result_r)).one()
-        assert stored.filename == name
-        client.cookies.clear()
-        download = client.get(f"/reports/{stored.id}")
-        assert download.status_code == 200
-        assert download.content == PDF
-        assert _name_a_browser_saves(download.headers["content-disposition"]) == name
-
-    def test_a_stored_name_with_a_line_break_cannot_split_the_header(
+class TestSizeLimit:
+    def test_a_file_just_under_20_mb_goes_through_the_form(
         self, session: Session, client: TestClient, world: World
     ) -> None:
         sign_in(client, world.emails["editor_a"])
-        assert _upload_report(client, world.result_r, "report.pdf").status_code == 303
+        large = pdf_document(int(19.9 * MB))
+        assert _upload(client, world.result_r, "large.pdf", large).status_code == 303
         stored = session.exec(select(QAReportFile).where(QAReportFile.result_id == world.result_r)).one()
-        # A name saved before names were cleaned at upload.
-        stored.filename = "report\r\nSet-Cookie: session=stolen.pdf"
-        session.add(stored)
-        session.commit()
-        download = client.get(f"/reports/{stored.id}")
-        assert download.status_code == 200
-        assert "stolen" not in download.headers.get("set-cookie", "")
-        assert "\r" not in download.headers["content-disposition"]
-        assert "\n" not in download.headers["content-disposition"]
+        assert stored.size == len(large)
+        assert client.get(f"/reports/{stored.id}").content == large
+
+    def test_a_file_just_over_20_mb_is_refused_next_to_the_field(self, client: TestClient, world: World) -> None:
+        sign_in(client, world.emails["editor_a"])
+        refused = _upload(client, world.result_r, "large.pdf", pdf_document(int(20.1 * MB)))
+        assert refused.status_code == 400
+        assert 'id="e-file"' in refused.text and "at most 20 MB" in refused.text
+
+    def test_a_request_far_over_the_limit_gets_a_page_saying_so(self, client: TestClient, world: World) -> None:
+        sign_in(client, world.emails["editor_a"])
+        refused = _upload(client, world.result_r, "huge.pdf", bytes(documents.MAX_UPLOAD_REQUEST_BYTES + MB))
+        assert refused.status_code == 413
+        assert "Too large" in refused.text and "at most 20 MB" in refused.text
+
+    def test_the_api_answers_an_oversized_body_with_problem_json(self, client: TestClient) -> None:
+        body = b'{"queries": [' + b'{"identifier": "did:web:a.example"},' * 400_000 + b"{}]}"
+        refused = client.post("/api/v1/trust/batch", content=body, headers={"content-type": "application/json"})
+        assert refused.status_code == 413
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"].endswith("/problems/too-large")
 
 
-class TestEvidenceDownloads:
-    def test_a_name_with_a_line_break_is_cleaned_at_upload_and_downloads_under_its_script(
-        self, session: Session, client: TestClient, world: World, settings: Settings
-    ) -> None:
-        provider = session.get(Provider, world.provider_p)
-        assert provider is not None
-        draft = assessments.start_draft(session, provider, f.TEST)
-        record = evidence.upload_evidence(
-            session, draft, filename="отчёт\r\n.pdf", content=io.BytesIO(PDF), actor=f.TEST, settings=settings
-        )
-        session.commit()
-        assert record.filename == "отчёт .pdf"
-        sign_in(client, world.emails["staff_p"])
-        download = client.get(f"/staff/evidence/{record.id}")
-        assert download.status_code == 200
-        assert download.content == PDF
-        assert _name_a_browser_saves(download.headers["content-disposition"]) == "отчёт .pdf"
-        assert download.headers["content-disposition"].startswith("attachment;")
+def test_downloads_are_attachments_that_never_run(session: Session, client: TestClient, world: World) -> None:
+    sign_in(client, world.emails["editor_a"])
+    assert _upload(client, world.result_r, "report.pdf", pdf_document()).status_code == 303
+    stored = session.exec(select(QAReportFile).where(QAReportFile.result_id == world.result_r)).one()
+    client.cookies.clear()
+    download = client.get(f"/reports/{stored.id}")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-security-policy"].startswith("sandbox;")
+    assert "default-src 'none'" in download.headers["content-security-policy"]

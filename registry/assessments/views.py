@@ -178,7 +178,11 @@ class SelfAssessmentPages(Controller):
             return self._again(request, assessment_id, data, error)
         return see_other(f"/staff/self-assessments/{assessment_id}")
 
-    @post("/self-assessments/{assessment_id:int}/evidence", sync_to_thread=True)
+    @post(
+        "/self-assessments/{assessment_id:int}/evidence",
+        sync_to_thread=True,
+        request_max_body_size=documents.MAX_UPLOAD_REQUEST_BYTES,
+    )
     def upload(
         self,
         request: Request[Any, Any, Any],
@@ -224,6 +228,7 @@ class SelfAssessmentPages(Controller):
                 "Content-Disposition": documents.content_disposition("attachment", found.filename),
                 "Cache-Control": "private, no-store",
                 "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": documents.DOWNLOAD_CSP,
             },
         )
 

@@ -324,7 +324,7 @@ class ReportFilePages(Controller):
             files = services.report_files(session, result_id)
         return Template("qa/report_files.html", context={**context, "files": files, "errors": {}})
 
-    @post("/", sync_to_thread=True)
+    @post("/", sync_to_thread=True, request_max_body_size=documents.MAX_UPLOAD_REQUEST_BYTES)
     def upload(
         self,
         request: Request[Any, Any, Any],
@@ -364,8 +364,9 @@ def report_file(db: DatabaseDep, settings: SettingsDep, file_id: FromPath[int]) 
         data,
         media_type=report.content_type,
         headers={
-            "Content-Disposition": documents.content_disposition("inline", report.filename),
+            "Content-Disposition": documents.content_disposition("attachment", report.filename),
             "Cache-Control": "public, max-age=86400",
             "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": documents.DOWNLOAD_CSP,
         },
     )

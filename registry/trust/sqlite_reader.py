@@ -16,13 +16,19 @@ from typing import Any
 from sqlalchemy import Engine, Select
 from sqlalchemy.exc import OperationalError
 
+from registry.db import sqlite_file
+
 
 class SqliteLookupReader:
-    def __init__(self, engine: Engine) -> None:
-        database = engine.url.database
-        if not database or database == ":memory:":
+    def __init__(self, engine: Engine, lock_timeout: float = 5.0) -> None:
+        database = sqlite_file(engine.url.render_as_string(hide_password=False))
+        if not database:
             raise ValueError("the SQLite lookup reader needs a database file")
-        self._uri = f"file:{database}?mode=rw"
+        # mode=rw: a missing file is an error (503), never a new empty database; a database opened
+        # read-only stays read-only here too.
+        mode = "ro" if engine.url.query.get("mode") == "ro" else "rw"
+        self._uri = f"file:{database}?mode={mode}"
+        self._busy_ms = int(lock_timeout * 1000)
         self._dialect = engine.dialect
         self._local = threading.local()
         self._compiled: dict[int, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
@@ -30,10 +36,9 @@ class SqliteLookupReader:
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
-            # mode=rw: a missing file is an error (503), never a new empty database.
             connection = sqlite3.connect(self._uri, uri=True, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA query_only=ON")
-            connection.execute("PRAGMA busy_timeout=5000")
+            connection.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             self._local.connection = connection
         return connection
 

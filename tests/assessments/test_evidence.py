@@ -18,7 +18,7 @@ from registry.providers.models import Provider
 from registry.settings import Settings
 from tests import factories as f
 
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = f.pdf_document()
 
 
 def odf(mimetype: str) -> bytes:
@@ -115,7 +115,8 @@ class TestUpload:
         assert not (settings.var_dir / "evidence").exists()
 
     def test_at_most_20_mb(self, session: Session, draft: SelfAssessment, settings: Settings) -> None:
-        exactly = PDF + b"0" * (ev.MAX_EVIDENCE_BYTES - len(PDF))
+        exactly = f.pdf_document(ev.MAX_EVIDENCE_BYTES)
+        assert len(exactly) == ev.MAX_EVIDENCE_BYTES
         assert ev.upload_evidence(session, draft, filename="a.pdf", content=exactly, actor=f.TEST, settings=settings)
         with pytest.raises(ValidationFailed, match="at most 20 MB"):
             ev.upload_evidence(

@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 from registry.assessments.models import SelfAssessment
 from registry.reference.services import esg_part
 from tests.conftest import post_form, sign_in
-from tests.factories import World
+from tests.factories import World, pdf_document
 
 HTML = {"accept": "text/html"}
-PDF = b"%PDF-1.7\n%%EOF\n"
+PDF = pdf_document()
 
 
 def _answers(session: Session, skip: tuple[str, ...] = ()) -> dict[str, str]:
@@ -130,7 +130,11 @@ class TestProviderStaff:
             client.get(f"/staff/self-assessments/{draft.id}", headers=HTML).text,
         )
         assert link is not None
-        assert client.get(link.group(1)).content == PDF
+        download = client.get(link.group(1))
+        assert download.content == PDF
+        assert download.headers["content-disposition"].startswith("attachment;")
+        assert download.headers["x-content-type-options"] == "nosniff"
+        assert download.headers["content-security-policy"].startswith("sandbox;")
         for role, expected in (("reviewer_a", 200), ("editor_b", 403)):
             with TestClient(client.app, base_url="http://registry.test") as other:
                 sign_in(other, world.emails[role])

@@ -33,6 +33,7 @@ from registry.settings import Settings
 from registry.trust import feed, services
 from registry.trust.models import TrustListEntry
 from registry.trust.sqlite_reader import SqliteLookupReader
+from registry.web import Database
 from tests import factories as f
 from tests.mirror.conftest import Source
 from tests.providers.test_proofs import ed25519_did_key, sign
@@ -140,7 +141,7 @@ def random_writes(source: Source, rng: random.Random, rounds: int, settings: Set
                 )
                 challenge = proofs.issue_challenge(session, claimed, actor=f.TEST, settings=settings)
                 proofs.verify_proof(
-                    session,
+                    Database(session.connection()),
                     challenge.id or 0,
                     actor=f.TEST,
                     settings=settings,

@@ -250,7 +250,6 @@ class TestDidWeb:
         with pytest.raises(ValidationFailed, match="document's id"):
             verify(session, challenge, fetching, sign(challenge.challenge, key, "ES256"))
 
-
     def test_a_document_nested_too_deeply_is_refused(
         self, session: Session, provider: Provider, fetching: Settings, server: LocalHTTPS
     ) -> None:

@@ -11,10 +11,10 @@ from sqlmodel import Session, select
 
 from registry.qa.models import QAReportFile, QAResult
 from tests.conftest import sign_in
-from tests.factories import World
+from tests.factories import World, pdf_document
 
 HTML = {"accept": "text/html"}
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PDF = pdf_document()
 
 
 def _upload(client: TestClient, result_id: int, name: str, data: bytes):  # type: ignore[no-untyped-def]

@@ -64,7 +64,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
         **os.environ,
         "REGISTRY_VAR_DIR": str(var_dir),
         "REGISTRY_DATABASE_URL": f"sqlite:///{var_dir / 'registry.db'}",
-        "REGISTRY_BASE_URL": base_url,
         "REGISTRY_LOGIN_ATTEMPTS_PER_ACCOUNT": "3",
     }
     bin_dir = Path(sys.executable).parent

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import gc
 import logging
-from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Contact
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
@@ -32,6 +29,7 @@ from registry.accounts.invitation_views import (
 )
 from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
+from registry.api_docs import ASSETS_PATH, ApiDocsPlugin, swagger_ui_assets
 from registry.assessments.views import SelfAssessmentPages
 from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
@@ -61,7 +59,6 @@ from registry.web import (
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "templates" / "static"
-FAVICON = "<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>"
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -191,8 +188,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             AccountPages,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
             create_static_files_router(
-                path="/static/swagger",
-                directories=[Path(swagger_ui_bundle.swagger_ui_path)],
+                path=ASSETS_PATH,
+                directories=[swagger_ui_assets()],
                 include_in_schema=False,
                 name="swagger-assets",
             ),
@@ -220,15 +217,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             ),
             contact=Contact(name="Registry operators", url=settings.base_url),
             path="/schema",
-            render_plugins=[
-                SwaggerRenderPlugin(
-                    path="/",
-                    js_url="/static/swagger/swagger-ui-bundle.js",
-                    css_url="/static/swagger/swagger-ui.css",
-                    standalone_preset_js_url="/static/swagger/swagger-ui-standalone-preset.js",
-                    favicon=FAVICON,
-                )
-            ],
+            render_plugins=[ApiDocsPlugin(title="Provider QA Registry")],
         ),
         middleware=[sessions.middleware],
         stores={"sessions": DatabaseSessionStore(database)},

@@ -10,23 +10,31 @@ from sqlmodel import Session, col, select
 from registry.accounts.models import RoleMembership
 from registry.accounts.roles import agency_ids, is_operator
 from registry.audit.services import Actor, record_event, snapshot
-from registry.errors import Conflict, PermissionDenied
+from registry.errors import Conflict, FieldErrors, PermissionDenied
 from registry.providers.models import Provider
 from registry.providers.services import ProviderInput, create_provider
 from registry.timeutil import utcnow
 from registry.trust import timeline
 
 
-def request_entry(session: Session, data: ProviderInput, actor: Actor) -> Provider:
+def request_entry(session: Session, data: ProviderInput, actor: Actor, contact: str | None = None) -> Provider:
     """Record a provider's own request; its identifiers are claims until the provider proves them."""
     claimed = [{**identifier, "origin": "claimed"} for identifier in data.identifiers]
-    provider = create_provider(session, dataclasses.replace(data, identifiers=claimed), actor, confirmed=False)
+    provider = create_provider(
+        session, dataclasses.replace(data, identifiers=claimed), actor, confirmed=False, request_contact=contact
+    )
     record_event(session, actor, "provider.request", provider)
     return provider
 
 
 def pending_requests(session: Session) -> list[Provider]:
-    return list(session.exec(select(Provider).where(col(Provider.confirmed).is_(False)).order_by(col(Provider.id))))
+    return list(
+        session.exec(
+            select(Provider)
+            .where(col(Provider.confirmed).is_(False), col(Provider.rejected_at).is_(None))
+            .order_by(col(Provider.id))
+        )
+    )
 
 
 def confirm_entry(
@@ -47,11 +55,43 @@ def confirm_entry(
         )
     if provider.confirmed:
         raise Conflict(f"Provider {provider.id} is confirmed already.")
+    if provider.rejected_at is not None:
+        raise Conflict("This entry request was refused; the provider can send a new request.")
     before = snapshot(provider)
     provider.confirmed = True
     provider.version += 1
     provider.updated_at = utcnow()
     session.add(provider)
     record_event(session, actor, "provider.confirm", provider, before=before)
+    timeline.refresh(session, [provider.id or 0])
+    return provider
+
+
+def reject_entry(
+    session: Session,
+    provider: Provider,
+    *,
+    reason: str,
+    roles: Sequence[RoleMembership],
+    actor: Actor,
+    expected_version: int,
+) -> Provider:
+    """Refuse a request: it leaves the waiting list and stays invisible to verifiers; kept for audit."""
+    if not (is_operator(roles) or agency_ids(roles, "agency editor")):
+        raise PermissionDenied("Only an operator or an agency editor can refuse a provider's own entry.")
+    if provider.confirmed or provider.rejected_at is not None:
+        raise Conflict("This entry request was already decided.")
+    if provider.version != expected_version:
+        raise Conflict("This entry request was changed by someone else. Reload it and decide again.")
+    errors = FieldErrors()
+    text = errors.text("reason", reason, max_length=2000)
+    errors.raise_if_any()
+    before = snapshot(provider)
+    provider.rejected_at = utcnow()
+    provider.rejected_reason = text
+    provider.version += 1
+    provider.updated_at = utcnow()
+    session.add(provider)
+    record_event(session, actor, "provider.request_reject", provider, before=before)
     timeline.refresh(session, [provider.id or 0])
     return provider

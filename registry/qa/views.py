@@ -20,7 +20,8 @@ from registry.accounts.guards import (
 )
 from registry.agencies.services import list_agencies
 from registry.errors import Conflict, FieldErrors, ValidationFailed
-from registry.forms import FormData, MultipartData, codes, form_page, lines, see_other, text, uploaded_file, values
+from registry.flash import done
+from registry.forms import FormData, MultipartData, codes, form_page, lines, text, uploaded_file, values
 from registry.providers.services import display_name, get_provider
 from registry.qa import services
 from registry.qa.models import QAResult, QAResultContributingAgency
@@ -155,12 +156,12 @@ class ResultPages(Controller):
                 result = result_input(provider_id, data)
                 if not recordable_agencies(principal, [result.agency_id]):
                     raise PermissionDeniedException("You may only record results of your own agency.")
-                services.record_result(session, result, principal.actor)
+                recorded = services.record_result(session, result, principal.actor)
         except ValidationFailed as error:
             with db.read() as session:
                 context = self._context(session, request, provider_id)
             return form_page("qa/result_form.html", context, data, _programme_errors(error))
-        return see_other(f"/staff/providers/{provider_id}")
+        return done(request, f"/staff/providers/{provider_id}", f"Result #{recorded.id} recorded.")
 
     def _result_context(self, session: Session, request: Request[Any, Any, Any], result_id: int) -> dict[str, Any]:
         return changeable_result(session, request, result_id)
@@ -187,7 +188,12 @@ class ResultPages(Controller):
             with db.read() as session:
                 context = self._result_context(session, request, result_id)
             return form_page(f"qa/{action}.html", context, data, error)
-        return see_other(f"/staff/providers/{context['provider_id']}")
+        message = (
+            f"Result #{result_id} withdrawn."
+            if action == "withdraw"
+            else f"Result #{result_id} revoked from {text(data, 'revoked_from')}."
+        )
+        return done(request, f"/staff/providers/{context['provider_id']}", message)
 
     @get("/results/{result_id:int}/withdraw", sync_to_thread=True)
     def withdraw_form(self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int]) -> Template:
@@ -260,7 +266,7 @@ class ResultPages(Controller):
             with db.read() as session:
                 context = self._edit_context(session, request, result_id)
             return form_page("qa/result_form.html", context, data, _programme_errors(error))
-        return see_other(f"/staff/providers/{context['provider_id']}")
+        return done(request, f"/staff/providers/{context['provider_id']}", f"Result #{result_id} saved.")
 
 
 def _comparable(value: Any) -> Any:
@@ -351,7 +357,41 @@ class ReportFilePages(Controller):
             return Template(
                 "qa/report_files.html", context={**context, "files": files, "errors": error.errors}, status_code=400
             )
-        return see_other(f"/staff/results/{result_id}/reports")
+        return done(request, f"/staff/results/{result_id}/reports", f"Report file {filename} uploaded.")
+
+    @get("/{file_id:int}/withdraw", sync_to_thread=True)
+    def withdraw_form(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int], file_id: FromPath[int]
+    ) -> Template:
+        with db.read() as session:
+            context = changeable_result(session, request, result_id)
+            report = services.get_report_file(session, result_id, file_id)
+        return Template(
+            "qa/report_file_withdraw.html", context={**context, "report": report, "values": {}, "errors": {}}
+        )
+
+    @post("/{file_id:int}/withdraw", sync_to_thread=True)
+    def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        result_id: FromPath[int],
+        file_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        try:
+            with db.write() as session:
+                changeable_result(session, request, result_id)
+                report = services.get_report_file(session, result_id, file_id)
+                services.withdraw_report_file(
+                    session, report, reason=text(data, "reason"), actor=principal_of(request).actor
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                context = changeable_result(session, request, result_id)
+                report = services.get_report_file(session, result_id, file_id)
+            return form_page("qa/report_file_withdraw.html", {**context, "report": report}, data, error)
+        return done(request, f"/staff/results/{result_id}/reports", f"Report file {report.filename} withdrawn.")
 
 
 @get("/reports/{file_id:int}", sync_to_thread=True, include_in_schema=False)

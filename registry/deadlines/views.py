@@ -13,7 +13,8 @@ from registry.assessments.services import latest_versions
 from registry.deadlines.calendar import existing_feeds, feed_for, feed_url
 from registry.deadlines.services import recent_status_events
 from registry.deadlines.worklist import agency_dashboard, provider_deadlines
-from registry.forms import FormData, see_other, text
+from registry.flash import done
+from registry.forms import FormData, text
 from registry.providers.services import display_name
 from registry.timeutil import today
 from registry.web import DatabaseDep, SettingsDep
@@ -96,4 +97,4 @@ class CalendarPages(Controller):
                 regenerate=text(data, "regenerate") == "yes",
                 actor=principal.actor,
             )
-        return see_other("/staff/calendars/")
+        return done(request, "/staff/calendars/", "Calendar feed ready.")

@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 
 from registry.accounts.guards import operator_only, principal_of
 from registry.agencies import services
+from registry.agencies.models import AgencyRegistration
 from registry.errors import ValidationFailed
 from registry.flash import done
 from registry.forms import FormData, form_page, text, values
@@ -86,14 +87,17 @@ class AgencyPages(Controller):
                 "window": services.get_registration(session, agency_id, registration_id),
             }
 
+    def _window_page(
+        self, db: Database, agency_id: int, registration_id: int, data: dict[str, Any], error: ValidationFailed
+    ) -> Template:
+        """The window's page again: the stored dates, then what was typed, with the messages."""
+        context = self._window(db, agency_id, registration_id)
+        return form_page("agencies/window.html", context, {**_window_values(context["window"]), **data}, error)
+
     @get("/{agency_id:int}/registrations/{registration_id:int}", sync_to_thread=True)
     def window_form(self, db: DatabaseDep, agency_id: FromPath[int], registration_id: FromPath[int]) -> Template:
         context = self._window(db, agency_id, registration_id)
-        window = context["window"]
-        values = {
-            "registered_from": window.registered_from.isoformat(),
-            "registered_to": window.registered_to.isoformat() if window.registered_to else "",
-        }
+        values = _window_values(context["window"])
         return Template("agencies/window.html", context={**context, "values": values, "errors": {}})
 
     @post("/{agency_id:int}/registrations/{registration_id:int}", sync_to_thread=True)
@@ -115,7 +119,7 @@ class AgencyPages(Controller):
                     actor=principal_of(request).actor,
                 )
         except ValidationFailed as error:
-            return form_page("agencies/window.html", self._window(db, agency_id, registration_id), data, error)
+            return self._window_page(db, agency_id, registration_id, data, error)
         return done(request, f"/staff/agencies/{agency_id}", "Registration window saved.")
 
     @post("/{agency_id:int}/registrations/{registration_id:int}/withdraw", sync_to_thread=True)
@@ -136,5 +140,12 @@ class AgencyPages(Controller):
                     actor=principal_of(request).actor,
                 )
         except ValidationFailed as error:
-            return form_page("agencies/window.html", self._window(db, agency_id, registration_id), data, error)
+            return self._window_page(db, agency_id, registration_id, data, error)
         return done(request, f"/staff/agencies/{agency_id}", "Registration window removed; it no longer counts.")
+
+
+def _window_values(window: AgencyRegistration) -> dict[str, str]:
+    return {
+        "registered_from": window.registered_from.isoformat(),
+        "registered_to": window.registered_to.isoformat() if window.registered_to else "",
+    }

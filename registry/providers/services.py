@@ -20,7 +20,7 @@ from registry.providers.models import (
     ProviderSuspension,
 )
 from registry.reference.models import Country
-from registry.timeutil import utcnow
+from registry.timeutil import today, utcnow
 from registry.trust import timeline
 from registry.vocabulary import (
     IDENTIFIER_ORIGINS,
@@ -275,8 +275,9 @@ def end_suspension(
     end = errors.date("suspended_to", ends_on, required=True)
     if suspension.cancelled_at is not None:
         errors.add("suspended_to", "this suspension was cancelled; there is nothing to end")
-    elif end and end < suspension.suspended_from:
-        errors.add("suspended_to", f"the suspension cannot end before it starts ({suspension.suspended_from})")
+    elif end and (end < suspension.suspended_from or (end == suspension.suspended_from and end != today())):
+        # Ending today is always allowed, even the day it started: today's verdict then no longer says suspended.
+        errors.add("suspended_to", f"the suspension must end after it starts ({suspension.suspended_from}) or today")
     errors.raise_if_any()
     before = snapshot(suspension)
     suspension.suspended_to = end

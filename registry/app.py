@@ -39,7 +39,8 @@ from registry.mail.views import OutboxPages
 from registry.providers.api import ProviderController
 from registry.providers.proof_views import IdentifierProofPages
 from registry.providers.views import PublicProviderPages, StaffProviderPages
-from registry.qa.views import ReportFilePages, ResultPages, report_file
+from registry.qa.report_views import ReportFilePages, report_file
+from registry.qa.views import ResultPages
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings

@@ -84,7 +84,7 @@ class RegistryBuilder:
             self.windows: dict[int, list[tuple[dt.date, dt.date | None]]] = {}
             registrations = select(
                 AgencyRegistration.agency_id, AgencyRegistration.registered_from, AgencyRegistration.registered_to
-            )
+            ).where(AgencyRegistration.withdrawn_at.is_(None))  # type: ignore[union-attr]
             for row in connection.execute(registrations):
                 self.windows.setdefault(row[0], []).append((row[1], row[2]))
         self.agency_ids = list(self.agencies)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from pathlib import Path
 from typing import Any
 
-import swagger_ui
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -40,11 +38,12 @@ from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
 from registry.headers import security_headers
 from registry.mail.views import OutboxPages
-from registry.openapi_ui import SwaggerPage
+from registry.openapi_ui import ASSETS_PATH, ApiDocsPage, swagger_ui_assets
 from registry.providers.api import ProviderController
 from registry.providers.proof_views import IdentifierProofPages
 from registry.providers.views import PublicProviderPages, StaffProviderPages
-from registry.qa.views import ReportFilePages, ResultPages, report_file
+from registry.qa.report_views import ReportFilePages, report_file
+from registry.qa.views import ResultPages
 from registry.request_checks import refuse_unreadable_input
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
@@ -67,7 +66,6 @@ from registry.web import (
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "templates" / "static"
-FAVICON = "<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>"
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -206,9 +204,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             AccountPages,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
             create_static_files_router(
-                path="/static/swagger",
-                # swagger-ui-py ships Swagger UI 5, which reads OpenAPI 3.1 (Litestar's documents).
-                directories=[Path(swagger_ui.__file__).parent / "static"],
+                path=ASSETS_PATH,
+                directories=[swagger_ui_assets()],
                 include_in_schema=False,
                 name="swagger-assets",
             ),
@@ -236,15 +233,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             ),
             contact=Contact(name="Registry operators", url=settings.base_url),
             path="/schema",
-            render_plugins=[
-                SwaggerPage(
-                    path="/",
-                    js_url="/static/swagger/swagger-ui-bundle.js",
-                    css_url="/static/swagger/swagger-ui.css",
-                    standalone_preset_js_url="/static/swagger/swagger-ui-standalone-preset.js",
-                    favicon=FAVICON,
-                )
-            ],
+            render_plugins=[ApiDocsPage(title="Provider QA Registry")],
         ),
         # The session is loaded before the CSRF check reads it.
         middleware=[

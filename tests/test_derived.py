@@ -125,20 +125,26 @@ def steps_by_name() -> dict[str, Step]:
         "registry.qa.services.record_result": _record_result,
         "registry.qa.services.update_result": _update_result,
         "registry.qa.services.attach_report_file": _attach_report_file,
+        "registry.qa.services.withdraw_report_file": _withdraw_report_file,
         "registry.qa.services.revoke_result": _revoke_result,
         "registry.qa.services.withdraw_result": _withdraw_result,
         "registry.agencies.services.add_registration": _add_registration,
+        "registry.agencies.services.update_registration": _update_registration,
+        "registry.agencies.services.withdraw_registration": _withdraw_registration,
         "registry.providers.services.update_provider": _update_provider,
         "registry.providers.services.add_identifier": _add_identifier,
         "registry.providers.proofs.issue_challenge": _issue_challenge,
         "registry.providers.proofs.verify_proof": _verify_proof,
         "registry.providers.services.suspend": _suspend,
         "registry.providers.services.end_suspension": _end_suspension,
+        "registry.providers.services.cancel_suspension": _cancel_suspension,
         "registry.providers.services.add_relation": _add_relation,
         "registry.providers.self_requests.request_entry": _request_entry,
         "registry.providers.self_requests.confirm_entry": _confirm_entry,
+        "registry.providers.self_requests.reject_entry": _reject_entry,
         "registry.assessments.services.start_draft": _start_draft,
         "registry.assessments.evidence.upload_evidence": _upload_evidence,
+        "registry.assessments.evidence.withdraw_evidence": _withdraw_evidence,
         "registry.assessments.services.save_entries": _save_entries,
         "registry.assessments.services.submit": _submit,
         "registry.assessments.services.review": _review,
@@ -155,7 +161,9 @@ def _create_agency(session: Session, _settings: Settings, state: dict[str, Any])
 
 def _add_registration(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
     # The agency's results start counting once it is registered at their start.
-    agencies.add_registration(session, state["agency"], registered_from="2010-01-01", actor=f.TEST)
+    state["registration"] = agencies.add_registration(
+        session, state["agency"], registered_from="2010-01-01", actor=f.TEST
+    )
 
 
 def _create_provider(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
@@ -197,7 +205,64 @@ def _update_result(session: Session, _settings: Settings, state: dict[str, Any])
 
 
 def _attach_report_file(session: Session, settings: Settings, state: dict[str, Any]) -> None:
-    qa.attach_report_file(session, state["result"], filename="report.pdf", content=PDF, settings=settings, actor=f.TEST)
+    state["report"] = qa.attach_report_file(
+        session, state["result"], filename="report.pdf", content=PDF, settings=settings, actor=f.TEST
+    )
+
+
+def _withdraw_report_file(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    qa.withdraw_report_file(session, state["report"], reason="the draft report, not the final one", actor=f.TEST)
+
+
+def _update_registration(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    # Registered a year earlier than first entered: the results still count.
+    agencies.update_registration(
+        session, state["registration"], registered_from="2009-01-01", registered_to=None, actor=f.TEST
+    )
+
+
+def _withdraw_registration(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    wrong = agencies.add_registration(
+        session, state["agency"], registered_from="2001-01-01", registered_to="2005-12-31", actor=f.TEST
+    )
+    agencies.withdraw_registration(session, wrong, reason="another agency's window", actor=f.TEST)
+
+
+def _cancel_suspension(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    mistaken = providers.suspend(
+        session,
+        state["provider"],
+        suspended_from="2025-01-01",
+        suspended_to=None,
+        reason="wrong provider",
+        actor=f.TEST,
+    )
+    providers.cancel_suspension(session, mistaken, reason="entered for the wrong provider", actor=f.TEST)
+
+
+def _reject_entry(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    unwanted = self_requests.request_entry(
+        session,
+        providers.ProviderInput(
+            name="Diploma Mill Online",
+            country="NL",
+            provider_type="MOOC platform",
+            identifiers=[{"scheme": "did", "value": "did:web:mill.example"}],
+        ),
+        f.TEST,
+    )
+    self_requests.reject_entry(
+        session,
+        unwanted,
+        reason="not an education provider",
+        roles=[RoleMembership(user_id=1, role="operator")],
+        actor=f.TEST,
+        expected_version=unwanted.version,
+    )
+
+
+def _withdraw_evidence(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    evidence.withdraw_evidence(session, state["evidence"], reason="the wrong file", actor=f.TEST)
 
 
 def _revoke_result(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
@@ -296,7 +361,7 @@ def _start_draft(session: Session, _settings: Settings, state: dict[str, Any]) -
 
 
 def _upload_evidence(session: Session, settings: Settings, state: dict[str, Any]) -> None:
-    evidence.upload_evidence(
+    state["evidence"] = evidence.upload_evidence(
         session, state["assessment"], filename="plan.pdf", content=io.BytesIO(PDF), actor=f.TEST, settings=settings
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from litestar.testing import TestClient
 from sqlmodel import Session
 
@@ -81,8 +83,22 @@ class TestOpenAPI:
         assert page.status_code == 200
         assert "/static/swagger/swagger-ui-bundle.js" in page.text
         assert "cdn" not in page.text.lower() and "unpkg" not in page.text.lower()
+        # Every script comes from the registry itself; none is inline.
+        assert re.findall(r"<script[^>]*>", page.text) == [
+            '<script src="/static/swagger/swagger-ui-bundle.js">',
+            '<script src="/static/api-docs.js">',
+        ]
+        assert client.get("/static/api-docs.js").status_code == 200
         asset = client.get("/static/swagger/swagger-ui-bundle.js")
         assert asset.status_code == 200 and len(asset.content) > 100_000
+        # Swagger UI 5 reads OpenAPI 3.1, the version of the registry's document; 4.x showed an error instead.
+        assert b"isOAS31" in asset.content
+        assert client.get("/schema/openapi.json").json()["openapi"].startswith("3.1")
+
+    def test_the_documentation_page_has_a_language_a_main_landmark_and_a_heading(self, client: TestClient) -> None:
+        page = client.get("/schema").text
+        assert '<html lang="en">' in page
+        assert re.search(r'<main id="main">\s*<h1>Provider QA Registry: API documentation</h1>', page)
 
 
 def test_every_api_operation_has_parameter_examples(client: TestClient) -> None:

@@ -6,17 +6,21 @@ from typing import Any
 
 from litestar.testing import TestClient
 from sqlalchemy import Connection
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from registry.accounts.invitations import create_invitation
 from registry.accounts.models import RoleMembership
+from registry.agencies.models import AgencyRegistration
 from registry.app import TEMPLATES_DIR, create_app
+from registry.assessments.models import EvidenceFile
 from registry.assessments.services import start_draft
 from registry.audit.services import Actor
 from registry.deadlines.models import ProviderStatusEvent
 from registry.deadlines.services import KINDS
 from registry.mail.models import OutboxMessage
+from registry.providers.models import ProviderSuspension
 from registry.providers.services import get_provider
+from registry.qa.models import QAReportFile
 from registry.settings import Settings
 from registry.timeutil import today
 from tests.conftest import post_form, sign_in
@@ -27,7 +31,12 @@ HTML = {"accept": "text/html"}
 
 # E-mails are rendered by the mail renderer: reminders in tests/deadlines/test_templates.py, the
 # invitation in tests/accounts/test_invitation_views.py.
-MAIL_TEMPLATES = {"deadlines/_mail.html", "mail/invitation.html", *(f"deadlines/{kind}.html" for kind in KINDS)}
+MAIL_TEMPLATES = {
+    "deadlines/_mail.html",
+    "mail/invitation.html",
+    "mail/assessment_returned.html",
+    *(f"deadlines/{kind}.html" for kind in KINDS),
+}
 
 
 def _all_templates() -> set[str]:
@@ -71,9 +80,24 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             actor=Actor("test"),
             settings=settings,
         )
+        evidence = EvidenceFile(
+            assessment_id=second.id or 0, filename="e.pdf", media_type="application/pdf", size=1, sha256="0" * 64
+        )
+        report = QAReportFile(
+            result_id=r, filename="r.pdf", content_type="application/pdf", size=1, sha256="0" * 64, storage_path="x"
+        )
+        suspension = ProviderSuspension(provider_id=q, suspended_from=today(), reason="test")
+        session.add_all([evidence, report, suspension])
+        session.flush()
+        window = session.exec(select(AgencyRegistration.id).where(AgencyRegistration.agency_id == a)).first()
+        ids = {"evidence": evidence.id, "report": report.id, "suspension": suspension.id, "window": window}
         session.commit()
         message_id = message.id
         versions = (first.id, second.id)
+        submitted = start_draft(session, get_provider(session, q), Actor("test"))
+        submitted.state = "submitted"
+        session.commit()
+        submitted_id, submitted_version = submitted.id, submitted.version
     with TestClient(app, base_url="http://registry.test") as client:
         pages = [
             "/",
@@ -116,16 +140,28 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/providers/{p}/self-assessment",
             f"/staff/self-assessments/{versions[0]}",
             f"/staff/self-assessments/compare?first={versions[0]}&second={versions[1]}",
+            f"/staff/providers/{q}/suspensions/{ids['suspension']}",
+            f"/staff/agencies/{a}/registrations/{ids['window']}",
+            f"/staff/results/{r}/reports/{ids['report']}/withdraw",
+            "/staff/self-assessments/",
         ]
         for path in staff:
             response = client.get(path, headers=HTML)
             assert response.status_code == 200, (path, response.text[:500])
+        confirm = post_form(
+            client,
+            f"/staff/self-assessments/{submitted_id}/review",
+            {"decision": "accept", "version": str(submitted_version)},
+            headers=HTML,
+        )
+        assert "Yes, accept version" in confirm.text
         stale = {"name": "X", "country": "DE", "provider_type": "public HEI", "version": "0"}
         assert post_form(client, f"/staff/providers/{p}/edit", stale, headers=HTML).status_code == 409
         post_form(client, "/signout", {})
         sign_in(client, world.emails["staff_p"])
         assert client.get("/staff/agencies/", headers=HTML).status_code == 403
         assert client.get("/staff/providers/?page=0", headers=HTML).status_code in (400, 403)
+        assert client.get(f"/staff/evidence/{ids['evidence']}/withdraw", headers=HTML).status_code == 200
     # Shown after a successful entry request (tests/accounts/test_invitation_views.py posts one).
     environment.get_template("providers/request_received.html").render(request=_BareRequest(), name="X")
     # The proof page belongs to provider staff only; render it with a claimed identifier.

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from registry.accounts.models import RoleMembership, User
 from registry.audit.services import Actor
+from registry.providers.models import Provider
 from registry.qa.models import QAResult, QAResultProvider
 from registry.web import Database
 
@@ -115,13 +116,22 @@ agency_staff = requires(EDITOR, REVIEWER)
 
 
 def provider_agencies(session: Session, provider_id: int) -> set[int]:
-    """Agencies that have recorded a result about the provider."""
+    """Agencies that have recorded a result about the provider, and the agency that created its entry."""
     query = (
         select(QAResult.agency_id)
         .join(QAResultProvider, col(QAResultProvider.result_id) == QAResult.id)
         .where(QAResultProvider.provider_id == provider_id)
     )
-    return set(session.exec(query))
+    agencies = set(session.exec(query))
+    creator = session.exec(select(Provider.created_by_agency_id).where(Provider.id == provider_id)).first()
+    if creator is not None:
+        agencies.add(creator)
+    return agencies
+
+
+def creating_agency(principal: Principal) -> int | None:
+    """The agency a new provider entry is recorded as created by: the editor's own (the lowest id if several)."""
+    return min(principal.agency_ids(EDITOR), default=None)
 
 
 def ensure_can_view_provider(session: Session, principal: Principal, provider_id: int) -> None:
@@ -131,7 +141,7 @@ def ensure_can_view_provider(session: Session, principal: Principal, provider_id
 
 
 def ensure_can_edit_provider(session: Session, principal: Principal, provider_id: int) -> None:
-    """Operators, and editors of an agency with results about the provider, edit its master data."""
+    """Operators, and editors of an agency with results about the provider or that created it, edit its master data."""
     if principal.is_operator or principal.agency_ids(EDITOR) & provider_agencies(session, provider_id):
         return
     raise PermissionDeniedException("Only editors of an agency with results about this provider may edit it.")

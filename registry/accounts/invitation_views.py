@@ -21,10 +21,11 @@ from registry.accounts.invitations import (
 from registry.accounts.roles import memberships
 from registry.accounts.services import get_user
 from registry.errors import Conflict, ValidationFailed
+from registry.flash import done
 from registry.forms import FormData, form_page, see_other, text
 from registry.mail.services import enqueue, render
 from registry.providers.identifiers import InvalidIdentifier, normalise
-from registry.providers.self_requests import confirm_entry, pending_requests, request_entry
+from registry.providers.self_requests import confirm_entry, pending_requests, reject_entry, request_entry
 from registry.providers.services import ProviderInput, display_name, get_provider
 from registry.reference.services import countries
 from registry.vocabulary import PROVIDER_TYPES
@@ -219,11 +220,38 @@ class PendingEntryPages(Controller):
         principal = principal_of(request)
         version = text(data, "version")
         with db.write() as session:
-            confirm_entry(
+            provider = confirm_entry(
                 session,
                 get_provider(session, provider_id),
                 roles=memberships(session, principal.user_id),
                 actor=principal.actor,
                 expected_version=int(version) if version.isdigit() else -1,
             )
-        return see_other(f"/staff/providers/{provider_id}")
+            name = display_name(session, provider.id or 0)
+        return done(request, f"/staff/providers/{provider_id}", f"{name} confirmed; verifiers can now see it.")
+
+    @post("/{provider_id:int}/reject", sync_to_thread=True)
+    def reject(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
+        principal = principal_of(request)
+        version = text(data, "version")
+        try:
+            with db.write() as session:
+                provider = reject_entry(
+                    session,
+                    get_provider(session, provider_id),
+                    reason=text(data, "reason"),
+                    roles=memberships(session, principal.user_id),
+                    actor=principal.actor,
+                    expected_version=int(version) if version.isdigit() else -1,
+                )
+                name = display_name(session, provider.id or 0)
+        except ValidationFailed as error:
+            with db.read() as session:
+                pending = [(p, display_name(session, p.id or 0)) for p in pending_requests(session)]
+            errors = {f"reason-{provider_id}": message for message in error.errors.values()}
+            return form_page(
+                "providers/requests.html", {"pending": pending}, {}, ValidationFailed(errors, error.detail)
+            )
+        return done(request, "/staff/requests/", f"The entry request of {name} was refused.")

@@ -17,6 +17,7 @@ from registry.accounts.guards import operator_only, principal_of, signed_in
 from registry.accounts.throttle import ThrottleLimits, recent_failures_by_account
 from registry.agencies.services import list_agencies
 from registry.errors import NotFound, ValidationFailed
+from registry.flash import done
 from registry.forms import FormData, form_page, see_other, text
 from registry.sessions import end_user_sessions, rotate_session_id
 from registry.settings import Settings
@@ -231,7 +232,7 @@ class UserAdminPages(Controller):
         except ValidationFailed as error:
             safe = {k: v for k, v in data.items() if k != "password"}
             return form_page("accounts/user_new.html", self._form_context(db), safe, error)
-        return see_other("/staff/users/")
+        return done(request, "/staff/users/", f"Account {text(data, 'email')} created.")
 
     @post("/{user_id:int}/{action:str}", sync_to_thread=True)
     def change(
@@ -260,7 +261,8 @@ class UserAdminPages(Controller):
                 raise ValidationFailed({"action": f"{action!r} is not one of: disable, enable, unlock, subject"})
         if action == "disable":
             end_user_sessions(db, user_id)
-        return see_other("/staff/users/")
+        changed = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked", "subject": "linked to the sign-in"}
+        return done(request, "/staff/users/", f"Account {user.email} {changed[action]}.")
 
 
 def _int_or_none(value: str) -> int | None:

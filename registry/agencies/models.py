@@ -34,3 +34,6 @@ class AgencyRegistration(SQLModel, table=True):
     decision: str = "registered"
     # Where the window comes from, e.g. the 2019-2020 EQAR snapshot (history, not today).
     source: str = "entered"
+    # A window entered in error is withdrawn: it no longer counts for any result, and stays for audit.
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str | None = None

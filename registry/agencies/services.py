@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency, AgencyRegistration
-from registry.audit.services import Actor, record_event
-from registry.errors import FieldErrors, NotFound
+from registry.audit.services import Actor, record_event, snapshot
+from registry.errors import FieldErrors, NotFound, ValidationFailed
 from registry.reference.models import Country
+from registry.timeutil import utcnow
 from registry.vocabulary import ACTIVITY_TYPES
 
 
@@ -60,6 +62,30 @@ def create_agency(
     return agency
 
 
+def _window(
+    session: Session, agency_id: int, registered_from: Any, registered_to: Any, other_than: int | None = None
+) -> tuple[dt.date, dt.date | None]:
+    """A checked window: dates in order and no overlap with the agency's other standing windows."""
+    errors = FieldErrors()
+    start = errors.date("registered_from", registered_from, required=True)
+    end = errors.date("registered_to", registered_to)
+    if start and end and end < start:
+        errors.add("registered_to", "the registration ends before it starts")
+    if start and "registered_to" not in errors.errors:
+        for other in registrations(session, agency_id):
+            if other.id == other_than or other.withdrawn_at is not None:
+                continue
+            if other.registered_from <= (end or dt.date.max) and start <= (other.registered_to or dt.date.max):
+                until = other.registered_to or "open-ended"
+                errors.add(
+                    "registered_from",
+                    f"overlaps the window {other.registered_from} – {until}; edit that window instead",
+                )
+                break
+    errors.raise_if_any()
+    return start, end  # type: ignore[return-value]
+
+
 def add_registration(
     session: Session,
     agency: Agency,
@@ -70,15 +96,10 @@ def add_registration(
     source: str = "entered",
     actor: Actor,
 ) -> AgencyRegistration:
-    errors = FieldErrors()
-    start = errors.date("registered_from", registered_from, required=True)
-    end = errors.date("registered_to", registered_to)
-    if start and end and end < start:
-        errors.add("registered_to", "the registration ends before it starts")
-    errors.raise_if_any()
+    start, end = _window(session, agency.id or 0, registered_from, registered_to)
     registration = AgencyRegistration(
         agency_id=agency.id or 0,
-        registered_from=start,  # type: ignore[arg-type]
+        registered_from=start,
         registered_to=end,
         decision=decision,
         source=source,
@@ -86,6 +107,44 @@ def add_registration(
     session.add(registration)
     session.flush()
     record_event(session, actor, "agency.registration", registration)
+    return registration
+
+
+def get_registration(session: Session, agency_id: int, registration_id: int) -> AgencyRegistration:
+    registration = session.get(AgencyRegistration, registration_id)
+    if registration is None or registration.agency_id != agency_id:
+        raise NotFound(f"This agency has no registration window {registration_id}.")
+    return registration
+
+
+def update_registration(
+    session: Session, registration: AgencyRegistration, *, registered_from: Any, registered_to: Any, actor: Actor
+) -> AgencyRegistration:
+    if registration.withdrawn_at is not None:
+        raise ValidationFailed({"registered_from": "this window is withdrawn; add a new one instead"})
+    start, end = _window(session, registration.agency_id, registered_from, registered_to, registration.id)
+    before = snapshot(registration)
+    registration.registered_from = start
+    registration.registered_to = end
+    session.add(registration)
+    record_event(session, actor, "agency.registration_update", registration, before=before)
+    return registration
+
+
+def withdraw_registration(
+    session: Session, registration: AgencyRegistration, *, reason: str, actor: Actor
+) -> AgencyRegistration:
+    """A window entered in error no longer counts for any result; it stays in the history."""
+    errors = FieldErrors()
+    text = errors.text("reason", reason, max_length=2000)
+    if registration.withdrawn_at is not None:
+        errors.add("reason", "this window is already withdrawn")
+    errors.raise_if_any()
+    before = snapshot(registration)
+    registration.withdrawn_at = utcnow()
+    registration.withdrawn_reason = text
+    session.add(registration)
+    record_event(session, actor, "agency.registration_withdraw", registration, before=before)
     return registration
 
 

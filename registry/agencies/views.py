@@ -10,8 +10,10 @@ from litestar.response import Redirect, Template
 
 from registry.accounts.guards import operator_only, principal_of
 from registry.agencies import services
+from registry.agencies.models import AgencyRegistration
 from registry.errors import ValidationFailed
-from registry.forms import FormData, form_page, see_other, text, values
+from registry.flash import done
+from registry.forms import FormData, form_page, text, values
 from registry.vocabulary import ACTIVITY_TYPES
 from registry.web import Database, DatabaseDep
 
@@ -50,7 +52,7 @@ class AgencyPages(Controller):
                 )
         except ValidationFailed as error:
             return form_page("agencies/form.html", {"activity_types": ACTIVITY_TYPES}, data, error)
-        return see_other(f"/staff/agencies/{agency.id}")
+        return done(request, f"/staff/agencies/{agency.id}", f"Agency {agency.acronym} created.")
 
     def _detail(self, db: Database, agency_id: int) -> dict[str, Any]:
         with db.read() as session:
@@ -76,4 +78,74 @@ class AgencyPages(Controller):
                 )
         except ValidationFailed as error:
             return form_page("agencies/detail.html", self._detail(db, agency_id), data, error)
-        return see_other(f"/staff/agencies/{agency_id}")
+        return done(request, f"/staff/agencies/{agency_id}", "Registration window added.")
+
+    def _window(self, db: Database, agency_id: int, registration_id: int) -> dict[str, Any]:
+        with db.read() as session:
+            return {
+                "agency": services.get_agency(session, agency_id),
+                "window": services.get_registration(session, agency_id, registration_id),
+            }
+
+    def _window_page(
+        self, db: Database, agency_id: int, registration_id: int, data: dict[str, Any], error: ValidationFailed
+    ) -> Template:
+        """The window's page again: the stored dates, then what was typed, with the messages."""
+        context = self._window(db, agency_id, registration_id)
+        return form_page("agencies/window.html", context, {**_window_values(context["window"]), **data}, error)
+
+    @get("/{agency_id:int}/registrations/{registration_id:int}", sync_to_thread=True)
+    def window_form(self, db: DatabaseDep, agency_id: FromPath[int], registration_id: FromPath[int]) -> Template:
+        context = self._window(db, agency_id, registration_id)
+        values = _window_values(context["window"])
+        return Template("agencies/window.html", context={**context, "values": values, "errors": {}})
+
+    @post("/{agency_id:int}/registrations/{registration_id:int}", sync_to_thread=True)
+    def edit_window(
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        agency_id: FromPath[int],
+        registration_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        try:
+            with db.write() as session:
+                services.update_registration(
+                    session,
+                    services.get_registration(session, agency_id, registration_id),
+                    registered_from=text(data, "registered_from"),
+                    registered_to=text(data, "registered_to") or None,
+                    actor=principal_of(request).actor,
+                )
+        except ValidationFailed as error:
+            return self._window_page(db, agency_id, registration_id, data, error)
+        return done(request, f"/staff/agencies/{agency_id}", "Registration window saved.")
+
+    @post("/{agency_id:int}/registrations/{registration_id:int}/withdraw", sync_to_thread=True)
+    def withdraw_window(
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        agency_id: FromPath[int],
+        registration_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        try:
+            with db.write() as session:
+                services.withdraw_registration(
+                    session,
+                    services.get_registration(session, agency_id, registration_id),
+                    reason=text(data, "reason"),
+                    actor=principal_of(request).actor,
+                )
+        except ValidationFailed as error:
+            return self._window_page(db, agency_id, registration_id, data, error)
+        return done(request, f"/staff/agencies/{agency_id}", "Registration window removed; it no longer counts.")
+
+
+def _window_values(window: AgencyRegistration) -> dict[str, str]:
+    return {
+        "registered_from": window.registered_from.isoformat(),
+        "registered_to": window.registered_to.isoformat() if window.registered_to else "",
+    }

@@ -61,3 +61,6 @@ class EvidenceFile(SQLModel, table=True):
     sha256: str = Field(max_length=64, index=True)
     uploaded_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     uploaded_at: dt.datetime = Field(default_factory=utcnow)
+    # Withdrawn evidence no longer belongs to the self-assessment; the row and bytes stay for audit.
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str | None = None

@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
-from registry.accounts.models import User
+from registry.accounts.models import RoleMembership, User
 from registry.accounts.roles import agency_ids, is_operator, is_provider_staff, memberships
 from registry.assessments.models import EvidenceFile, SelfAssessment, SelfAssessmentEntry
 from registry.audit.services import Actor, record_event, snapshot
 from registry.errors import Conflict, FieldErrors, NotFound, PermissionDenied, ValidationFailed
+from registry.mail.services import enqueue, render
 from registry.providers.models import Provider
+from registry.providers.services import display_name
 from registry.qa.services import covering_agencies
 from registry.reference.services import esg_part
 from registry.settings import Settings
@@ -96,7 +98,10 @@ def start_draft(session: Session, provider: Provider, actor: Actor) -> SelfAsses
         )
     if latest is not None:
         # Evidence files are content-addressed, so carrying them over copies rows, not bytes.
-        for evidence in session.exec(select(EvidenceFile).where(EvidenceFile.assessment_id == latest.id)):
+        carried = select(EvidenceFile).where(
+            EvidenceFile.assessment_id == latest.id, col(EvidenceFile.withdrawn_at).is_(None)
+        )
+        for evidence in session.exec(carried):
             session.add(
                 EvidenceFile(
                     assessment_id=assessment.id or 0,
@@ -193,7 +198,8 @@ def _evidence_links(errors: FieldErrors, code: str, links: Any) -> list[str]:
         text = str(link or "").strip()
         parts = urlsplit(text)
         if parts.scheme not in ("http", "https") or not parts.hostname or len(text) > 2000:
-            errors.add(f"{code}.evidence_links[{index}]", f"{text!r} is not a web address (https://...)")
+            # One message per box, naming the line, so the form shows it next to the links field.
+            errors.add(f"{code}.evidence_links", f"line {index + 1}: {text!r} is not a web address (https://...)")
             continue
         clean.append(text)
     return clean
@@ -288,7 +294,75 @@ def review(
         before=before,
         after={**(snapshot(assessment) or {}), "standard_comments": per_standard},
     )
+    if not accept:
+        _tell_provider_returned(session, assessment, settings, overall, per_standard)
     return assessment
+
+
+def _tell_provider_returned(
+    session: Session, assessment: SelfAssessment, settings: Settings, comment: str | None, per_standard: dict[str, str]
+) -> None:
+    """E-mail the provider's staff that their version came back, in the same transaction as the return."""
+    staff = session.exec(
+        select(User.email)
+        .join(RoleMembership, col(RoleMembership.user_id) == User.id)
+        .where(
+            RoleMembership.role == "provider staff",
+            RoleMembership.provider_id == assessment.provider_id,
+            col(User.is_active).is_(True),
+        )
+    ).all()
+    if not staff:
+        return
+    name = display_name(session, assessment.provider_id)
+    mail = render(
+        "mail/assessment_returned",
+        f"Self-assessment version {assessment.version_number} of {name} was returned with comments",
+        {
+            "provider_name": name,
+            "version_number": assessment.version_number,
+            "comment": comment or "",
+            "standard_comments": sorted(per_standard.items()),
+            "link": f"{settings.base_url}/staff/self-assessments/{assessment.id}",
+        },
+        cause=f"self_assessment_returned:{assessment.id}",
+    )
+    enqueue(session, [(email, mail) for email in sorted(set(staff))])
+
+
+def returned_feedback(session: Session, assessment: SelfAssessment) -> dict[str, Any] | None:
+    """For a draft answering a returned version: that version's comments, overall and per standard."""
+    if assessment.state != "draft" or assessment.version_number < 2:
+        return None
+    previous = session.exec(
+        select(SelfAssessment).where(
+            SelfAssessment.provider_id == assessment.provider_id,
+            SelfAssessment.version_number == assessment.version_number - 1,
+        )
+    ).first()
+    if previous is None or previous.state != "returned":
+        return None
+    comments = {code: e.reviewer_comment for code, e in entries(session, previous).items() if e.reviewer_comment}
+    return {"assessment": previous, "comment": previous.review_comment, "standards": comments}
+
+
+def waiting_for_review(session: Session, agency_ids: set[int] | None) -> list[SelfAssessment]:
+    """Submitted versions of providers these agencies cover (None: every agency, for operators), oldest first."""
+    query = select(SelfAssessment).where(SelfAssessment.state == "submitted")
+    versions_ = list(session.exec(query.order_by(col(SelfAssessment.submitted_at))))
+    if agency_ids is None:
+        return versions_
+    return [v for v in versions_ if agency_ids & covering_agencies(session, v.provider_id)]
+
+
+def latest_versions(session: Session, provider_ids: set[int]) -> list[SelfAssessment]:
+    """Each provider's newest self-assessment version, for its staff's dashboard."""
+    found = []
+    for provider_id in sorted(provider_ids):
+        all_versions = versions(session, provider_id)
+        if all_versions:
+            found.append(all_versions[-1])
+    return found
 
 
 def compare(session: Session, first: SelfAssessment, second: SelfAssessment) -> list[StandardDifference]:

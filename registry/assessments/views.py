@@ -17,7 +17,8 @@ from registry.assessments import evidence as evidence_files
 from registry.assessments import services
 from registry.assessments.models import EvidenceFile, SelfAssessment
 from registry.errors import Conflict, NotFound, PermissionDenied, RegistryError, ValidationFailed
-from registry.forms import FormData, MultipartData, form_page, lines, see_other, text, uploaded_file
+from registry.flash import done
+from registry.forms import FormData, MultipartData, form_page, lines, text, uploaded_file
 from registry.providers.services import display_name, get_provider
 from registry.qa.services import covering_agencies
 from registry.reference.services import esg_part
@@ -61,6 +62,11 @@ def _version_context(session: Session, principal: Principal, assessment: SelfAss
         "files": files,
         "editable": assessment.state == "draft" and assessment.provider_id in principal.provider_ids(),
         "may_review": assessment.state == "submitted" and _may_review(session, principal, assessment),
+        # A returned version is answered by a new one; offered when it is the latest.
+        "may_start": assessment.state == "returned"
+        and assessment.provider_id in principal.provider_ids()
+        and services.versions(session, assessment.provider_id)[-1].id == assessment.id,
+        "feedback": services.returned_feedback(session, assessment),
     }
 
 
@@ -116,7 +122,11 @@ class SelfAssessmentPages(Controller):
         _ensure_own(principal, provider_id)
         with db.write() as session:
             draft = services.start_draft(session, get_provider(session, provider_id), principal.actor)
-        return see_other(f"/staff/self-assessments/{draft.id}")
+        return done(
+            request,
+            f"/staff/self-assessments/{draft.id}",
+            f"Version {draft.version_number} started from the previous answers.",
+        )
 
     @get("/self-assessments/{assessment_id:int}", sync_to_thread=True)
     def version(self, request: Request[Any, Any, Any], db: DatabaseDep, assessment_id: FromPath[int]) -> Template:
@@ -128,22 +138,38 @@ class SelfAssessmentPages(Controller):
     def save(
         self, request: Request[Any, Any, Any], db: DatabaseDep, assessment_id: FromPath[int], data: FormData
     ) -> Template | Redirect:
-        """Save the draft, and with action=submit hand it to the agency in the same step."""
+        """Save the draft, and with action=submit then hand it to the agency; a refused submit keeps the save."""
         principal = principal_of(request)
-        submitting = text(data, "action") == "submit"
+        try:
+            saved = self._save_draft(request, assessment_id, data)
+        except (ValidationFailed, Conflict) as error:
+            return self._again(request, assessment_id, data, error)
+        if text(data, "action") != "submit":
+            return done(request, f"/staff/self-assessments/{assessment_id}", "Draft saved.")
         try:
             with db.write() as session:
                 assessment = services.get_assessment(session, assessment_id)
-                _ensure_own(principal, assessment.provider_id)
-                codes = [standard.code for standard in esg_part(session, 1)]
-                services.save_entries(
-                    session, assessment, _changes(data, codes), principal.actor, _version(text(data, "version"))
-                )
-                if submitting:
-                    services.submit(session, assessment, principal.actor, assessment.version)
+                services.submit(session, assessment, principal.actor, saved)
         except (ValidationFailed, Conflict) as error:
-            return self._again(request, assessment_id, data, error)
-        return see_other(f"/staff/self-assessments/{assessment_id}")
+            return self._again(request, assessment_id, {**data, "version": str(saved)}, error, saved=True)
+        return done(
+            request,
+            f"/staff/self-assessments/{assessment_id}",
+            f"Version {assessment.version_number} submitted to the agency.",
+        )
+
+    def _save_draft(self, request: Request[Any, Any, Any], assessment_id: int, data: dict[str, Any]) -> int:
+        """Save the typed answers in their own unit of work; the draft's new version number."""
+        principal = principal_of(request)
+        database: Database = request.app.state.database
+        with database.write() as session:
+            assessment = services.get_assessment(session, assessment_id)
+            _ensure_own(principal, assessment.provider_id)
+            codes = [standard.code for standard in esg_part(session, 1)]
+            services.save_entries(
+                session, assessment, _changes(data, codes), principal.actor, _version(text(data, "version"))
+            )
+            return assessment.version
 
     @post("/self-assessments/{assessment_id:int}/review", sync_to_thread=True)
     def review(
@@ -156,6 +182,13 @@ class SelfAssessmentPages(Controller):
     ) -> Template | Redirect:
         principal = principal_of(request)
         decision = text(data, "decision")
+        if decision == "accept" and text(data, "confirmed") != "yes":
+            # Accepting changes the verdict's internal QA at once: ask once more, keeping the comments.
+            with db.read() as session:
+                context = _version_context(session, principal, services.get_assessment(session, assessment_id))
+            if context["may_review"]:
+                typed = {key: value for key, value in data.items() if key != "_csrf_token"}
+                return Template("assessments/accept.html", context={**context, "values": typed, "errors": {}})
         try:
             if decision not in ("accept", "return"):
                 raise ValidationFailed({"decision": "accept the self-assessment or return it with comments"})
@@ -176,7 +209,12 @@ class SelfAssessmentPages(Controller):
                 )
         except (ValidationFailed, Conflict) as error:
             return self._again(request, assessment_id, data, error)
-        return see_other(f"/staff/self-assessments/{assessment_id}")
+        message = (
+            f"Version {assessment.version_number} accepted."
+            if decision == "accept"
+            else f"Version {assessment.version_number} returned with comments; the provider's staff are told by e-mail."
+        )
+        return done(request, f"/staff/self-assessments/{assessment_id}", message)
 
     @post(
         "/self-assessments/{assessment_id:int}/evidence",
@@ -191,7 +229,15 @@ class SelfAssessmentPages(Controller):
         assessment_id: FromPath[int],
         data: MultipartData,
     ) -> Template | Redirect:
+        """Upload a file; sent from the draft's form, the answers typed so far are saved first."""
         principal = principal_of(request)
+        typed = {key: value for key, value in data.items() if key not in ("file", "_csrf_token")}
+        with_answers = any(key.endswith(".narrative") for key in typed)
+        try:
+            if with_answers:
+                typed["version"] = str(self._save_draft(request, assessment_id, typed))
+        except (ValidationFailed, Conflict) as error:
+            return self._again(request, assessment_id, typed, error)
         try:
             filename, content = uploaded_file(data)
             with db.write() as session:
@@ -207,8 +253,59 @@ class SelfAssessmentPages(Controller):
                     standard_code=str(data.get("standard_code") or "") or None,
                 )
         except (ValidationFailed, Conflict) as error:
-            return self._again(request, assessment_id, {}, error)
-        return see_other(f"/staff/self-assessments/{assessment_id}")
+            return self._again(request, assessment_id, typed if with_answers else {}, error, saved=with_answers)
+        saved = " Your answers were saved too." if with_answers else ""
+        return done(request, f"/staff/self-assessments/{assessment_id}", f"Evidence file {filename} uploaded.{saved}")
+
+    @get("/evidence/{evidence_id:int}/withdraw", sync_to_thread=True)
+    def withdraw_evidence_form(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, evidence_id: FromPath[int]
+    ) -> Template:
+        with db.read() as session:
+            evidence = self._own_evidence(session, principal_of(request), evidence_id)
+        return Template(
+            "assessments/evidence_withdraw.html", context={"evidence": evidence, "values": {}, "errors": {}}
+        )
+
+    @post("/evidence/{evidence_id:int}/withdraw", sync_to_thread=True)
+    def withdraw_evidence(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, evidence_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
+        principal = principal_of(request)
+        try:
+            with db.write() as session:
+                evidence = self._own_evidence(session, principal, evidence_id)
+                evidence_files.withdraw_evidence(session, evidence, reason=text(data, "reason"), actor=principal.actor)
+        except (ValidationFailed, Conflict) as error:
+            with db.read() as session:
+                evidence = self._own_evidence(session, principal, evidence_id)
+            return form_page("assessments/evidence_withdraw.html", {"evidence": evidence}, data, error)
+        return done(
+            request,
+            f"/staff/self-assessments/{evidence.assessment_id}",
+            f"Evidence file {evidence.filename} withdrawn.",
+        )
+
+    def _own_evidence(self, session: Session, principal: Principal, evidence_id: int) -> EvidenceFile:
+        evidence = session.get(EvidenceFile, evidence_id)
+        if evidence is None:
+            raise NotFound(f"There is no evidence file with id {evidence_id}.")
+        _ensure_own(principal, services.get_assessment(session, evidence.assessment_id).provider_id)
+        return evidence
+
+    @get("/self-assessments/", sync_to_thread=True)
+    def waiting(self, request: Request[Any, Any, Any], db: DatabaseDep) -> Template:
+        """Reviewers' list of submitted versions waiting for them."""
+        principal = principal_of(request)
+        if not principal.has("operator", "agency reviewer"):
+            raise PermissionDeniedException("Only reviewers and operators review self-assessments.")
+        with db.read() as session:
+            scope = None if principal.is_operator else principal.agency_ids("agency reviewer")
+            rows = [
+                {"assessment": a, "provider_name": display_name(session, a.provider_id)}
+                for a in services.waiting_for_review(session, scope)
+            ]
+        return Template("assessments/waiting.html", context={"rows": rows})
 
     @get("/evidence/{evidence_id:int}", sync_to_thread=True)
     def download(
@@ -251,11 +348,20 @@ class SelfAssessmentPages(Controller):
         )
 
     def _again(
-        self, request: Request[Any, Any, Any], assessment_id: int, data: dict[str, Any], error: RegistryError
+        self,
+        request: Request[Any, Any, Any],
+        assessment_id: int,
+        data: dict[str, Any],
+        error: RegistryError,
+        saved: bool = False,
     ) -> Template:
-        """The page again with the messages; refusals (403, 404) are not form errors and never reach here."""
+        """The page again with the messages and what was typed; saved: the answers themselves were kept."""
         database: Database = request.app.state.database
         with database.read() as session:
             context = _version_context(session, principal_of(request), services.get_assessment(session, assessment_id))
-        typed = {key: value for key, value in data.items() if key != "_csrf_token"} or _entry_values(context)
-        return form_page("assessments/version.html", context, typed, error)
+        typed = {
+            key: value
+            for key, value in data.items()
+            if key not in ("_csrf_token", "file") and isinstance(value, str | list)
+        } or _entry_values(context)
+        return form_page("assessments/version.html", {**context, "saved": saved}, typed, error)

@@ -170,9 +170,10 @@ def _registration_rows(agency_ids: list[int] | None) -> list[Select[Any]]:
     renewed = exists().where(
         later.agency_id == g.c.agency_id,
         later.id != g.c.id,
+        col(later.withdrawn_at).is_(None),
         or_(col(later.registered_to).is_(None), later.registered_to > g.c.registered_to),
     )
-    scope = [g.c.registered_to.is_not(None), ~renewed]
+    scope = [g.c.registered_to.is_not(None), g.c.withdrawn_at.is_(None), ~renewed]
     if agency_ids is not None:
         scope.append(g.c.agency_id.in_(agency_ids))
     return [

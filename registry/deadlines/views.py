@@ -9,10 +9,12 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 
 from registry.accounts.guards import EDITOR, OPERATOR, REVIEWER, operator_only, principal_of, signed_in
+from registry.assessments.services import latest_versions
 from registry.deadlines.calendar import existing_feeds, feed_for, feed_url
 from registry.deadlines.services import recent_status_events
 from registry.deadlines.worklist import agency_dashboard, provider_deadlines
-from registry.forms import FormData, see_other, text
+from registry.flash import done
+from registry.forms import FormData, text
 from registry.providers.services import display_name
 from registry.timeutil import today
 from registry.web import DatabaseDep, SettingsDep
@@ -34,6 +36,9 @@ class DashboardPage(Controller):
             if principal.provider_ids():
                 context["own_providers"] = [(pid, display_name(session, pid)) for pid in principal.provider_ids()]
                 context["deadlines"] = provider_deadlines(session, principal.provider_ids(), today())
+                context["own_assessments"] = {
+                    version.provider_id: version for version in latest_versions(session, principal.provider_ids())
+                }
         return Template("dashboard.html", context=context)
 
 
@@ -92,4 +97,4 @@ class CalendarPages(Controller):
                 regenerate=text(data, "regenerate") == "yes",
                 actor=principal.actor,
             )
-        return see_other("/staff/calendars/")
+        return done(request, "/staff/calendars/", "Calendar feed ready.")

@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 
 from registry.accounts.guards import operator_only, principal_of
 from registry.errors import NotFound
-from registry.forms import see_other
+from registry.flash import done
 from registry.mail import services
 from registry.mail.models import OutboxMessage
 from registry.web import DatabaseDep
@@ -49,4 +49,4 @@ class OutboxPages(Controller):
     ) -> Redirect:
         with db.write() as session:
             services.retry_now(session, message_id, principal_of(request).actor)
-        return see_other(f"/staff/outbox/{message_id}")
+        return done(request, f"/staff/outbox/{message_id}", "The message will be sent again at once.")

@@ -18,6 +18,13 @@ class Provider(SQLModel, table=True):
     # Entries requested by a provider itself stay invisible to verifiers until confirmed.
     confirmed: bool = True
     is_demo: bool = False
+    # The agency whose editor created the entry; it may edit what it created before recording a result.
+    created_by_agency_id: int | None = Field(default=None, foreign_key="agency.id")
+    # Who asked for a provider's own entry, so the confirming staff can reach them.
+    request_contact: str | None = None
+    # A refused entry request stays unconfirmed and leaves the waiting list; kept for audit.
+    rejected_at: dt.datetime | None = None
+    rejected_reason: str | None = None
     version: int = 1
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
@@ -46,6 +53,9 @@ class ProviderSuspension(SQLModel, table=True):
     reason: str
     by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)
+    # A suspension entered in error is cancelled: excluded from every verdict, kept for audit.
+    cancelled_at: dt.datetime | None = None
+    cancelled_reason: str | None = None
 
 
 class ProviderRelation(SQLModel, table=True):

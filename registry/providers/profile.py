@@ -55,7 +55,11 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
             (ProviderRelation.provider_id == provider_id) | (ProviderRelation.related_provider_id == provider_id)
         )
     ).all()
-    suspensions = session.exec(select(ProviderSuspension).where(ProviderSuspension.provider_id == provider_id)).all()
+    suspensions = session.exec(
+        select(ProviderSuspension).where(
+            ProviderSuspension.provider_id == provider_id, col(ProviderSuspension.cancelled_at).is_(None)
+        )
+    ).all()
     deadlines = session.exec(
         select(ReviewDeadline)
         .where(ReviewDeadline.provider_id == provider_id, ReviewDeadline.due_on >= day)

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from registry.accounts.guards import Principal, principal_of, signed_in
 from registry.errors import Conflict, NotFound, ValidationFailed
-from registry.forms import FormData, form_page, see_other, text
+from registry.flash import done
+from registry.forms import FormData, form_page, text
 from registry.providers import proofs
 from registry.providers.models import ProviderIdentifier
 from registry.providers.services import display_name
@@ -62,7 +63,7 @@ class IdentifierProofPages(Controller):
         with db.write() as session:
             identifier = _own_identifier(session, principal, identifier_id)
             proofs.issue_challenge(session, identifier, actor=principal.actor, settings=settings)
-        return see_other(f"/staff/identifiers/{identifier_id}/proof")
+        return done(request, f"/staff/identifiers/{identifier_id}/proof", "A new challenge was issued.")
 
     @post("/", sync_to_thread=True)
     def verify(
@@ -91,4 +92,4 @@ class IdentifierProofPages(Controller):
             with db.read() as session:
                 context = _context(session, settings, _own_identifier(session, principal, identifier_id))
             return form_page("providers/proof.html", context, data, error)
-        return see_other(f"/staff/providers/{provider_id}")
+        return done(request, f"/staff/providers/{provider_id}", "Control proven: the identifier now resolves.")

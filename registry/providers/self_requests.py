@@ -34,7 +34,13 @@ def request_entry(
             errors.add("contact", "an e-mail address has an @")
     claimed = [{**identifier, "origin": "claimed"} for identifier in data.identifiers]
     try:
-        provider = create_provider(session, dataclasses.replace(data, identifiers=claimed), actor, confirmed=False)
+        provider = create_provider(
+            session,
+            dataclasses.replace(data, identifiers=claimed),
+            actor,
+            confirmed=False,
+            request_contact=address or None,
+        )
     except ValidationFailed as failed:
         raise ValidationFailed({**failed.errors, **errors.errors}) from failed
     errors.raise_if_any()
@@ -44,7 +50,13 @@ def request_entry(
 
 
 def pending_requests(session: Session) -> list[Provider]:
-    return list(session.exec(select(Provider).where(col(Provider.confirmed).is_(False)).order_by(col(Provider.id))))
+    return list(
+        session.exec(
+            select(Provider)
+            .where(col(Provider.confirmed).is_(False), col(Provider.rejected_at).is_(None))
+            .order_by(col(Provider.id))
+        )
+    )
 
 
 def confirm_entry(
@@ -65,10 +77,41 @@ def confirm_entry(
         )
     if provider.confirmed:
         raise Conflict(f"Provider {provider.id} is confirmed already.")
+    if provider.rejected_at is not None:
+        raise Conflict("This entry request was refused; the provider can send a new request.")
     before = snapshot(provider)
     provider.confirmed = True
     provider.version += 1
     provider.updated_at = utcnow()
     session.add(provider)
     record_event(session, actor, "provider.confirm", provider, before=before)
+    return provider
+
+
+def reject_entry(
+    session: Session,
+    provider: Provider,
+    *,
+    reason: str,
+    roles: Sequence[RoleMembership],
+    actor: Actor,
+    expected_version: int,
+) -> Provider:
+    """Refuse a request: it leaves the waiting list and stays invisible to verifiers; kept for audit."""
+    if not (is_operator(roles) or agency_ids(roles, "agency editor")):
+        raise PermissionDenied("Only an operator or an agency editor can refuse a provider's own entry.")
+    if provider.confirmed or provider.rejected_at is not None:
+        raise Conflict("This entry request was already decided.")
+    if provider.version != expected_version:
+        raise Conflict("This entry request was changed by someone else. Reload it and decide again.")
+    errors = FieldErrors()
+    text = errors.text("reason", reason, max_length=2000)
+    errors.raise_if_any()
+    before = snapshot(provider)
+    provider.rejected_at = utcnow()
+    provider.rejected_reason = text
+    provider.version += 1
+    provider.updated_at = utcnow()
+    session.add(provider)
+    record_event(session, actor, "provider.request_reject", provider, before=before)
     return provider

@@ -20,7 +20,7 @@ from registry.providers.models import (
     ProviderSuspension,
 )
 from registry.reference.models import Country
-from registry.timeutil import utcnow
+from registry.timeutil import today, utcnow
 from registry.vocabulary import (
     IDENTIFIER_ORIGINS,
     MERGER_RELATIONS,
@@ -53,7 +53,14 @@ def get_provider(session: Session, provider_id: int) -> Provider:
 
 
 def create_provider(
-    session: Session, data: ProviderInput, actor: Actor, *, confirmed: bool = True, is_demo: bool = False
+    session: Session,
+    data: ProviderInput,
+    actor: Actor,
+    *,
+    confirmed: bool = True,
+    is_demo: bool = False,
+    created_by_agency_id: int | None = None,
+    request_contact: str | None = None,
 ) -> Provider:
     errors = FieldErrors()
     name = errors.text("name", data.name)
@@ -77,6 +84,8 @@ def create_provider(
         closed_on=closed_on,
         confirmed=confirmed,
         is_demo=is_demo,
+        created_by_agency_id=created_by_agency_id,
+        request_contact=request_contact,
     )
     session.add(provider)
     session.flush()
@@ -257,15 +266,36 @@ def suspend(
 def end_suspension(
     session: Session, suspension: ProviderSuspension, *, ends_on: Any, actor: Actor
 ) -> ProviderSuspension:
+    """End a suspension from a day on; ending it today makes today's verdict no longer suspended."""
     errors = FieldErrors()
     end = errors.date("suspended_to", ends_on, required=True)
-    if end and end <= suspension.suspended_from:
-        errors.add("suspended_to", "the suspension must end after it starts")
+    if suspension.cancelled_at is not None:
+        errors.add("suspended_to", "this suspension was cancelled; there is nothing to end")
+    elif end and (end < suspension.suspended_from or (end == suspension.suspended_from and end != today())):
+        # Ending today is always allowed, even the day it started: today's verdict then no longer says suspended.
+        errors.add("suspended_to", f"the suspension must end after it starts ({suspension.suspended_from}) or today")
     errors.raise_if_any()
     before = snapshot(suspension)
     suspension.suspended_to = end
     session.add(suspension)
     record_event(session, actor, "provider.unsuspend", suspension, before=before)
+    return suspension
+
+
+def cancel_suspension(
+    session: Session, suspension: ProviderSuspension, *, reason: str, actor: Actor
+) -> ProviderSuspension:
+    """A suspension entered in error: excluded from every verdict, for every date; kept for audit."""
+    errors = FieldErrors()
+    text = errors.text("reason", reason, max_length=2000)
+    if suspension.cancelled_at is not None:
+        errors.add("reason", "this suspension is already cancelled")
+    errors.raise_if_any()
+    before = snapshot(suspension)
+    suspension.cancelled_at = utcnow()
+    suspension.cancelled_reason = text
+    session.add(suspension)
+    record_event(session, actor, "provider.suspension_cancel", suspension, before=before)
     return suspension
 
 

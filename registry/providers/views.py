@@ -14,6 +14,7 @@ from registry.accounts.guards import (
     EDITOR,
     OPERATOR,
     agency_staff,
+    creating_agency,
     ensure_can_edit_provider,
     ensure_can_view_provider,
     identifier_origin_for,
@@ -23,7 +24,8 @@ from registry.accounts.guards import (
     signed_in,
 )
 from registry.errors import Conflict, NotFound, ValidationFailed
-from registry.forms import FormData, form_page, see_other, text
+from registry.flash import done
+from registry.forms import FormData, form_page, text
 from registry.providers import services
 from registry.providers.identifiers import SCHEMES
 from registry.providers.models import ProviderSuspension
@@ -145,11 +147,12 @@ class StaffProviderPages(Controller):
                     session,
                     services.ProviderInput(**fields, identifiers=[identifier] if identifier["value"] else []),
                     principal_of(request).actor,
+                    created_by_agency_id=creating_agency(principal_of(request)),
                 )
         except ValidationFailed as error:
             error.errors = {key.replace("identifiers[0].", ""): msg for key, msg in error.errors.items()}
             return form_page("providers/form.html", _form_context(), data, error)
-        return see_other(f"/staff/providers/{provider.id}")
+        return done(request, f"/staff/providers/{provider.id}", f"Provider {fields['name']} created.")
 
     @get("/{provider_id:int}", sync_to_thread=True)
     def detail(
@@ -223,7 +226,7 @@ class StaffProviderPages(Controller):
             )
         except ValidationFailed as error:
             return form_page("providers/form.html", context, data, error)
-        return see_other(f"/staff/providers/{provider_id}")
+        return done(request, f"/staff/providers/{provider_id}", "Master data saved.")
 
     @get("/{provider_id:int}/identifiers", sync_to_thread=True)
     def identifier_form(self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int]) -> Template:
@@ -267,7 +270,7 @@ class StaffProviderPages(Controller):
                 name = services.display_name(session, provider_id)
             context = {**_form_context(), "provider_id": provider_id, "name": name, "origin": origin}
             return form_page("providers/identifier_form.html", context, data, error)
-        return see_other(f"/staff/providers/{provider_id}")
+        return done(request, f"/staff/providers/{provider_id}", f"Identifier {text(data, 'value')} added.")
 
     @get("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
     def suspend_form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:
@@ -295,7 +298,14 @@ class StaffProviderPages(Controller):
             with db.read() as session:
                 name = services.display_name(session, provider_id)
             return form_page("providers/suspend.html", {"provider_id": provider_id, "name": name}, data, error)
-        return see_other(f"/staff/providers/{provider_id}")
+        return done(request, f"/staff/providers/{provider_id}", "Provider suspended.")
+
+    @get("/{provider_id:int}/suspensions/{suspension_id:int}", sync_to_thread=True, guards=[operator_only])
+    def suspension_form(self, db: DatabaseDep, provider_id: FromPath[int], suspension_id: FromPath[int]) -> Template:
+        with db.read() as session:
+            context = _suspension_context(session, provider_id, suspension_id)
+        values = {"ends_on": today().isoformat()}
+        return Template("providers/suspension.html", context={**context, "values": values, "errors": {}})
 
     @post("/{provider_id:int}/suspensions/{suspension_id:int}/end", sync_to_thread=True, guards=[operator_only])
     def end_suspension(
@@ -305,18 +315,50 @@ class StaffProviderPages(Controller):
         provider_id: FromPath[int],
         suspension_id: FromPath[int],
         data: FormData,
-    ) -> Redirect:
-        with db.write() as session:
-            suspension = session.get(ProviderSuspension, suspension_id)
-            if suspension is None or suspension.provider_id != provider_id:
-                raise NotFound(f"Provider {provider_id} has no suspension {suspension_id}.")
-            services.end_suspension(
-                session,
-                suspension,
-                ends_on=text(data, "ends_on") or today().isoformat(),
-                actor=principal_of(request).actor,
-            )
-        return see_other(f"/staff/providers/{provider_id}")
+    ) -> Template | Redirect:
+        ends_on = text(data, "ends_on") or today().isoformat()
+        try:
+            with db.write() as session:
+                suspension = _suspension_context(session, provider_id, suspension_id)["suspension"]
+                services.end_suspension(session, suspension, ends_on=ends_on, actor=principal_of(request).actor)
+        except ValidationFailed as error:
+            error.errors = {"ends_on" if key == "suspended_to" else key: msg for key, msg in error.errors.items()}
+            with db.read() as session:
+                context = _suspension_context(session, provider_id, suspension_id)
+            return form_page("providers/suspension.html", context, {**data, "ends_on": ends_on}, error)
+        return done(request, f"/staff/providers/{provider_id}", f"The suspension ends on {ends_on}.")
+
+    @post("/{provider_id:int}/suspensions/{suspension_id:int}/cancel", sync_to_thread=True, guards=[operator_only])
+    def cancel_suspension(
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        provider_id: FromPath[int],
+        suspension_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        try:
+            with db.write() as session:
+                suspension = _suspension_context(session, provider_id, suspension_id)["suspension"]
+                services.cancel_suspension(
+                    session, suspension, reason=text(data, "reason"), actor=principal_of(request).actor
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                context = _suspension_context(session, provider_id, suspension_id)
+            return form_page("providers/suspension.html", context, data, error)
+        return done(
+            request,
+            f"/staff/providers/{provider_id}",
+            "The suspension is cancelled; it no longer counts in any verdict.",
+        )
+
+
+def _suspension_context(session: Session, provider_id: int, suspension_id: int) -> dict[str, Any]:
+    suspension = session.get(ProviderSuspension, suspension_id)
+    if suspension is None or suspension.provider_id != provider_id:
+        raise NotFound(f"This provider has no suspension {suspension_id}.")
+    return {"suspension": suspension, "provider_id": provider_id, "name": services.display_name(session, provider_id)}
 
 
 def _allowed(check: Any, *args: Any) -> bool:

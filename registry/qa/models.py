@@ -79,3 +79,6 @@ class QAReportFile(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     storage_path: str
     uploaded_at: dt.datetime = Field(default_factory=utcnow)
+    # A file uploaded in error is withdrawn: no longer offered, the bytes and the row kept for audit.
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str | None = None

@@ -232,6 +232,13 @@ def revoke_result(session: Session, result: QAResult, *, revoked_from: Any, acto
     day = errors.date("revoked_from", revoked_from, required=True)
     if day and day <= result.valid_from:
         errors.add("revoked_from", "a result can only be revoked from a day after it started; withdraw it instead")
+    elif day and day > result.valid_to:
+        errors.add(
+            "revoked_from",
+            f"the result already ended on {result.valid_to}; a revocation must start on or before that day",
+        )
+    if result.withdrawn_at is not None:
+        errors.add("revoked_from", "this result is withdrawn; it counts in no verdict and cannot be revoked")
     errors.raise_if_any()
     before = snapshot(result)
     result.revoked_from = day
@@ -300,6 +307,28 @@ def attach_report_file(
     return report
 
 
+def withdraw_report_file(session: Session, report: QAReportFile, *, reason: str, actor: Actor) -> QAReportFile:
+    """A file uploaded in error: no longer offered to verifiers, kept (row and bytes) for audit."""
+    errors = FieldErrors()
+    text = errors.text("reason", reason, max_length=2000)
+    if report.withdrawn_at is not None:
+        errors.add("reason", "this file is already withdrawn")
+    errors.raise_if_any()
+    before = snapshot(report)
+    report.withdrawn_at = utcnow()
+    report.withdrawn_reason = text
+    session.add(report)
+    record_event(session, actor, "result.report_file_withdraw", report, before=before)
+    return report
+
+
+def get_report_file(session: Session, result_id: int, file_id: int) -> QAReportFile:
+    report = session.get(QAReportFile, file_id)
+    if report is None or report.result_id != result_id:
+        raise NotFound(f"Result {result_id} has no report file {file_id}.")
+    return report
+
+
 def report_files(session: Session, result_id: int) -> list[QAReportFile]:
     return list(
         session.exec(select(QAReportFile).where(QAReportFile.result_id == result_id).order_by(col(QAReportFile.id)))
@@ -308,6 +337,6 @@ def report_files(session: Session, result_id: int) -> list[QAReportFile]:
 
 def read_report_file(session: Session, settings: Settings, file_id: int) -> tuple[QAReportFile, bytes]:
     report = session.get(QAReportFile, file_id)
-    if report is None:
+    if report is None or report.withdrawn_at is not None:
         raise NotFound(f"There is no report file with id {file_id}.")
     return report, documents.read(settings, REPORT_AREA, report.sha256)

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlmodel import Session, select
 
-from registry import documents
 from registry.accounts.guards import (
     EDITOR,
     ensure_can_change_result,
     principal_of,
     recordable_agencies,
     requires,
-    signed_in,
 )
 from registry.agencies.services import list_agencies
 from registry.errors import Conflict, FieldErrors, ValidationFailed
-from registry.forms import FormData, MultipartData, codes, form_page, lines, see_other, text, uploaded_file, values
+from registry.flash import done
+from registry.forms import FormData, codes, form_page, lines, text, values
 from registry.providers.services import display_name, get_provider
 from registry.qa import services
 from registry.qa.models import QAResult, QAResultContributingAgency
 from registry.qa.services import ProgrammeInput, ResultInput
 from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, EQF_LEVELS, STATUSES
-from registry.web import Database, DatabaseDep, SettingsDep
+from registry.web import Database, DatabaseDep
 
 PROGRAMME_HELP = "One per line: name | identifier | EQF level | ECTS | ISCED-F field | full or partial"
 
@@ -156,12 +155,12 @@ class ResultPages(Controller):
                 result = result_input(provider_id, data)
                 if not recordable_agencies(principal, [result.agency_id]):
                     raise PermissionDeniedException("You may only record results of your own agency.")
-                services.record_result(session, result, principal.actor)
+                recorded = services.record_result(session, result, principal.actor)
         except ValidationFailed as error:
             with db.read() as session:
                 context = self._context(session, request, provider_id)
             return form_page("qa/result_form.html", context, data, _programme_errors(error))
-        return see_other(f"/staff/providers/{provider_id}")
+        return done(request, f"/staff/providers/{provider_id}", f"Result #{recorded.id} recorded.")
 
     def _result_context(self, session: Session, request: Request[Any, Any, Any], result_id: int) -> dict[str, Any]:
         return changeable_result(session, request, result_id)
@@ -188,7 +187,12 @@ class ResultPages(Controller):
             with db.read() as session:
                 context = self._result_context(session, request, result_id)
             return form_page(f"qa/{action}.html", context, data, error)
-        return see_other(f"/staff/providers/{context['provider_id']}")
+        message = (
+            f"Result #{result_id} withdrawn."
+            if action == "withdraw"
+            else f"Result #{result_id} revoked from {text(data, 'revoked_from')}."
+        )
+        return done(request, f"/staff/providers/{context['provider_id']}", message)
 
     @get("/results/{result_id:int}/withdraw", sync_to_thread=True)
     def withdraw_form(self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int]) -> Template:
@@ -261,7 +265,7 @@ class ResultPages(Controller):
             with db.read() as session:
                 context = self._edit_context(session, request, result_id)
             return form_page("qa/result_form.html", context, data, _programme_errors(error))
-        return see_other(f"/staff/providers/{context['provider_id']}")
+        return done(request, f"/staff/providers/{context['provider_id']}", f"Result #{result_id} saved.")
 
 
 def _comparable(value: Any) -> Any:
@@ -308,65 +312,3 @@ def form_values(session: Session, result: QAResult) -> dict[str, Any]:
         "summary": result.summary or "",
         "version": result.version,
     }
-
-
-class ReportFilePages(Controller):
-    """Agency staff attach the report files of their results."""
-
-    path = "/staff/results/{result_id:int}/reports"
-    include_in_schema = False
-    guards = [signed_in]
-
-    @get("/", sync_to_thread=True)
-    def index(self, request: Request[Any, Any, Any], db: DatabaseDep, result_id: FromPath[int]) -> Template:
-        with db.read() as session:
-            context = changeable_result(session, request, result_id)
-            files = services.report_files(session, result_id)
-        return Template("qa/report_files.html", context={**context, "files": files, "errors": {}})
-
-    @post("/", sync_to_thread=True, request_max_body_size=documents.MAX_UPLOAD_REQUEST_BYTES)
-    def upload(
-        self,
-        request: Request[Any, Any, Any],
-        db: DatabaseDep,
-        settings: SettingsDep,
-        result_id: FromPath[int],
-        data: MultipartData,
-    ) -> Template | Redirect:
-        try:
-            filename, content = uploaded_file(data)
-            with db.write() as session:
-                context = changeable_result(session, request, result_id)
-                services.attach_report_file(
-                    session,
-                    context["result"],
-                    filename=filename,
-                    content=content,
-                    settings=settings,
-                    actor=principal_of(request).actor,
-                )
-        except ValidationFailed as error:
-            with db.read() as session:
-                context = changeable_result(session, request, result_id)
-                files = services.report_files(session, result_id)
-            return Template(
-                "qa/report_files.html", context={**context, "files": files, "errors": error.errors}, status_code=400
-            )
-        return see_other(f"/staff/results/{result_id}/reports")
-
-
-@get("/reports/{file_id:int}", sync_to_thread=True, include_in_schema=False)
-def report_file(db: DatabaseDep, settings: SettingsDep, file_id: FromPath[int]) -> Response[bytes]:
-    """A QA report is public: verifiers follow the verdict's report link here."""
-    with db.read() as session:
-        report, data = services.read_report_file(session, settings, file_id)
-    return Response(
-        data,
-        media_type=report.content_type,
-        headers={
-            "Content-Disposition": documents.content_disposition("attachment", report.filename),
-            "Cache-Control": "public, max-age=86400",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": documents.DOWNLOAD_CSP,
-        },
-    )

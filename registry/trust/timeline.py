@@ -98,6 +98,7 @@ def registered_on(session: Session, agency_id: int, day: dt.date) -> bool:
         session.exec(
             select(AgencyRegistration.id).where(
                 AgencyRegistration.agency_id == agency_id,
+                col(AgencyRegistration.withdrawn_at).is_(None),
                 col(AgencyRegistration.registered_from) <= day,
                 or_(col(AgencyRegistration.registered_to).is_(None), col(AgencyRegistration.registered_to) >= day),
             )
@@ -129,7 +130,7 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
     names = _names(session, provider_id)
     suspensions = session.exec(
         select(ProviderSuspension)
-        .where(ProviderSuspension.provider_id == provider_id)
+        .where(ProviderSuspension.provider_id == provider_id, col(ProviderSuspension.cancelled_at).is_(None))
         .order_by(col(ProviderSuspension.suspended_from))
     )
     results = [
@@ -237,7 +238,9 @@ def _result_entry(session: Session, result: QAResult, counts_from: Any, inherite
     if entry["report_url"] is None:
         # Without a link, the verdict points verifiers at the report file kept here.
         first_file = session.exec(
-            select(QAReportFile.id).where(QAReportFile.result_id == result.id).order_by(col(QAReportFile.id))
+            select(QAReportFile.id)
+            .where(QAReportFile.result_id == result.id, col(QAReportFile.withdrawn_at).is_(None))
+            .order_by(col(QAReportFile.id))
         ).first()
         if first_file is not None:
             entry["report_url"] = f"{get_settings().base_url}/reports/{first_file}"

@@ -240,6 +240,44 @@ class TestEntryRequests:
         # Its domain was only claimed: verifiers get no answer until the provider proves it.
         assert client.get("/api/v1/trust", params={"identifier": "harbour.example"}).json()["status"] == "unknown"
 
+    def test_an_editor_sees_who_asked_and_refuses_an_entry(
+        self, session: Session, client: TestClient, world: World
+    ) -> None:
+        received = post_form(
+            client,
+            "/request-entry",
+            {
+                "name": "Dubious Diploma Mill",
+                "country": "NL",
+                "provider_type": "VET provider",
+                "contact": "x@mill.example",
+            },
+            headers=HTML,
+        )
+        assert received.status_code == 200
+        entry = session.exec(select(Provider).where(Provider.request_contact == "x@mill.example")).one()
+        sign_in(client, world.emails["editor_a"])
+        listing = client.get("/staff/requests/", headers=HTML).text
+        assert '<a href="mailto:x@mill.example">x@mill.example</a>' in listing
+        assert re.search(r'Reason to refuse Dubious Diploma Mill <span class="required-marker"', listing)
+
+        path = f"/staff/requests/{entry.id}/reject"
+        refused = post_form(client, path, {"version": str(entry.version), "reason": ""}, headers=HTML)
+        assert refused.status_code == 400
+        assert f'id="e-reason-{entry.id}">this field is required' in refused.text
+
+        rejected = post_form(client, path, {"version": str(entry.version), "reason": "no such institution"})
+        assert rejected.status_code == 303
+        listing = client.get(rejected.headers["location"], headers=HTML).text
+        assert "The entry request of Dubious Diploma Mill was refused." in listing
+        assert "Confirm Dubious Diploma Mill" not in listing
+        session.refresh(entry)
+        assert (entry.confirmed, entry.rejected_reason) == (False, "no such institution")
+        # A refused request can no longer be confirmed, and verifiers never see it.
+        confirm = post_form(client, f"/staff/requests/{entry.id}/confirm", {"version": str(entry.version)})
+        assert confirm.status_code == 409
+        assert client.get("/api/v1/providers", params={"q": "Dubious Diploma"}).json()["total"] == 0
+
     def test_provider_staff_cannot_confirm_entries(self, client: TestClient, world: World) -> None:
         sign_in(client, world.emails["staff_p"])
         assert client.get("/staff/requests/", headers=HTML).status_code == 403

@@ -112,7 +112,8 @@ ROUTES = [
     Route(
         "add a registration window",
         lambda w: f"/staff/agencies/{w.agency_b}/registrations",
-        lambda w: {"registered_from": _day(-5)},
+        # Before the agency's open-ended window: an overlapping one would be refused.
+        lambda w: {"registered_from": _day(-5000), "registered_to": _day(-4000)},
         ("operator",),
     ),
     Route(

@@ -137,7 +137,9 @@ class TestSave:
                 f.TEST,
                 1,
             )
-        assert set(caught.value.errors) == {"1.1.rating", "1.4.evidence_links[0]", "2.1", "1.5.evidence_links"}
+        assert set(caught.value.errors) == {"1.1.rating", "1.4.evidence_links", "2.1", "1.5.evidence_links"}
+        # The form shows one message per links box, naming the line.
+        assert caught.value.errors["1.4.evidence_links"].startswith("line 1: 'ftp://x.example/a'")
         assert assessment.version == 1
         assert all(row.rating is None and row.evidence_links == [] for row in sa.entries(session, assessment).values())
 

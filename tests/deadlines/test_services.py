@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from sqlmodel import Session, select
 
-from registry.agencies.models import Agency
 from registry.agencies.services import add_registration
 from registry.assessments.models import SelfAssessment
 from registry.deadlines.models import ReviewDeadline
@@ -144,11 +142,13 @@ class TestResultDeadlines:
 
 
 class TestAgencyAndAssessmentDeadlines:
-    def test_a_window_renewed_by_an_open_ended_one_is_no_deadline(self, session: Session, agency: Agency) -> None:
-        add_registration(
-            session, agency, registered_from=dt.date(2031, 1, 1), registered_to=dt.date(2035, 12, 31), actor=TEST
-        )
-        # The fixture's open-ended window reaches beyond this end: nothing to renew.
+    def test_a_window_renewed_by_an_open_ended_one_is_no_deadline(self, session: Session) -> None:
+        from registry.agencies.services import create_agency
+
+        agency = create_agency(session, name="Renewed Agency", acronym="REN", country="FR", actor=TEST)
+        add_registration(session, agency, registered_from=days(-2000), registered_to=days(100), actor=TEST)
+        add_registration(session, agency, registered_from=days(101), actor=TEST)
+        # The open-ended window reaches beyond the first one's end: nothing to renew.
         assert _deadlines(session, agency_id=agency.id, kind=EQAR_REGISTRATION_END) == []
 
     def test_the_last_window_end_concerns_the_agency_and_operators(self, session: Session) -> None:

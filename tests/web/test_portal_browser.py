@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
@@ -38,27 +40,38 @@ def test_a_self_assessment_is_submitted_returned_resubmitted_and_accepted(
     # Until the new version is accepted, the earlier accepted one still stands.
     assert internal_qa(live_server)["accepted_at"] == accepted_before
 
-    # The agency's reviewer returns it with a comment on one standard.
+    expect(page.get_by_role("status")).to_contain_text("submitted to the agency")
+
+    # The agency's reviewer finds it in the waiting list and returns it with a comment on one standard.
     reviewer = browser.new_page(base_url=live_server)
     sign_in(reviewer, "reviewer@dac.example")
-    reviewer.get_by_role("link", name="Northbridge University").first.click()
+    reviewer.get_by_role("link", name="All self-assessments waiting for review").click()
+    reviewer.get_by_role("link", name=re.compile("Review version .* of Northbridge University")).click()
     field(reviewer, "1.9.comment").fill("Add the programme review calendar.")
     reviewer.get_by_role("button", name="Return with comments").click()
     expect(reviewer.get_by_role("heading", level=1)).to_contain_text("(returned)")
+    expect(reviewer.get_by_role("status")).to_contain_text("returned with comments")
 
-    # The provider reads the comment, revises in a new version and resubmits.
-    page.reload()
+    # The provider sees it on the dashboard, reads the comment and starts a new version from the returned page.
+    page.goto("/staff")
+    expect(page.get_by_text(re.compile("The agency returned version .* with comments"))).to_be_visible()
+    page.get_by_role("link", name="Read the comments and start a new version").click()
     expect(page.get_by_text("Agency: Add the programme review calendar.")).to_be_visible()
-    page.get_by_role("link", name="Northbridge University: self-assessment").click()
     page.get_by_role("button", name="Start a new version").click()
+    # The new draft shows what the agency asked for.
+    expect(page.get_by_role("heading", name=re.compile("What the agency asked for"))).to_be_visible()
+    expect(page.get_by_text("1.9: Add the programme review calendar.")).to_be_visible()
     field(page, "1.9.narrative").fill("Programmes are reviewed every five years; the calendar is attached.")
     page.get_by_role("button", name="Submit to the agency").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("(submitted)")
 
-    # The reviewer accepts it, and the verdict's internal QA changes at once.
+    # The reviewer accepts it after a confirmation, and the verdict's internal QA changes at once.
     reviewer.goto("/staff")
     reviewer.get_by_role("link", name="Northbridge University").first.click()
     reviewer.get_by_role("button", name="Accept").click()
+    expect(reviewer.get_by_role("heading", level=1)).to_contain_text("Accept version")
+    assert internal_qa(live_server)["accepted_at"] == accepted_before
+    reviewer.get_by_role("button", name=re.compile("Yes, accept version")).click()
     expect(reviewer.get_by_role("heading", level=1)).to_contain_text("(accepted)")
     after = internal_qa(live_server)
     assert after["status"] == "accepted"

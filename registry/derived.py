@@ -167,6 +167,15 @@ def _settle_once(session: Session, work: Touched) -> None:
         providers |= set(session.scalars(select(links.c.provider_id).where(links.c.result_id.in_(results))))
     providers |= former | assessed
     providers.discard(0)
+    if providers and session.get_bind().dialect.name == "postgresql":
+        # Two transactions changing one provider would each rebuild its timeline from what they see;
+        # locking the providers (in id order, so no deadlock) makes the later one see the earlier's commit.
+        session.execute(
+            select(col(Provider.id))
+            .where(col(Provider.id).in_(sorted(providers)))
+            .order_by(col(Provider.id))
+            .with_for_update()
+        )
     work.listed |= timeline.refresh(session, providers)
     deadlines.sync_for_results(session, results, former_provider_ids=former)
     deadlines.sync_for_assessments(session, assessed)

@@ -13,10 +13,11 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
 import registry
+from registry import derived
 from registry.accounts.models import RoleMembership
 from registry.accounts.services import create_user
 from registry.agencies import services as agencies
@@ -112,6 +113,18 @@ class TestEveryWriteKeepsDerivedStateCurrent:
         # The walk changed the list: every entry's position was handed out once, in order.
         positions = list(session.scalars(select(col(TrustListEntry.position))))
         assert len(positions) == len(set(positions)) and max(positions) == feed.current_position(session)
+
+    def test_rebuild_derives_everything_again(self, session: Session) -> None:
+        provider = f.provider(session)
+        f.result(session, f.agency(session), [provider], conditions_due="2022-01-01")
+        session.commit()
+        # Derived rows lost (say, written by a bulk load that bypassed the session):
+        session.execute(delete(TrustTimeline.__table__))  # type: ignore[attr-defined]
+        session.execute(delete(ReviewDeadline.__table__))  # type: ignore[attr-defined]
+        session.commit()
+        assert derived.rebuild_all(session) >= 1
+        assert_current(session, "rebuild")
+        assert session.get(TrustTimeline, provider.id) is not None
 
 
 Step = Callable[[Session, Settings, dict[str, Any]], None]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Table, select, text, update
+from sqlalchemy import Connection, Table, select, update
 from sqlmodel import Session, col
 
 from registry.db import dialect_insert
@@ -28,9 +28,6 @@ from registry.trust.models import TrustFeedCounter, TrustListEntry, TrustTimelin
 from registry.trust.timeline import change_days
 from registry.trust.verdict import Policy, Scope, evaluate
 from registry.vocabulary import RESOLVING_ORIGINS
-
-# PostgreSQL channel on which a commit that moved the feed says so (long polls listen to it).
-NOTIFY_CHANNEL = "trust_feed"
 
 _ENTRIES: Table = TrustListEntry.__table__  # type: ignore[attr-defined]
 _COUNTER: Table = TrustFeedCounter.__table__  # type: ignore[attr-defined]
@@ -151,10 +148,6 @@ def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int
         },
     )
     session.execute(statement, rows)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :position)"), {"channel": NOTIFY_CHANNEL, "position": str(last)}
-        )
     return len(changed)
 
 

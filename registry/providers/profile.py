@@ -15,7 +15,7 @@ from registry.deadlines.models import ReviewDeadline
 from registry.deadlines.services import status_events
 from registry.errors import NotFound
 from registry.providers.models import Provider, ProviderIdentifier, ProviderName, ProviderRelation, ProviderSuspension
-from registry.providers.services import search_providers
+from registry.providers.services import display_name, search_providers
 from registry.qa import services as qa
 from registry.qa.models import QAResultProvider
 from registry.settings import Settings
@@ -129,8 +129,10 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
         "relations": [
             {
                 "provider_id": r.provider_id,
+                "provider_name": display_name(session, r.provider_id),
                 "kind": r.kind,
                 "related_provider_id": r.related_provider_id,
+                "related_name": display_name(session, r.related_provider_id),
                 "valid_from": _iso(r.valid_from),
             }
             for r in relations

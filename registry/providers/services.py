@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from registry.audit.services import Actor, record_event, snapshot
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
+from registry.folding import like_pattern
 from registry.providers.identifiers import InvalidIdentifier, normalise
 from registry.providers.models import (
     Provider,
@@ -401,7 +402,9 @@ def search_providers(
     query = select(Provider).where(col(Provider.confirmed).is_(True))
     if q:
         term = q.strip()
-        name_match = select(ProviderName.provider_id).where(col(ProviderName.name).ilike(f"%{term}%"))
+        name_match = select(ProviderName.provider_id).where(
+            col(ProviderName.folded).like(like_pattern(term), escape="\\")
+        )
         id_match = select(ProviderIdentifier.provider_id).where(
             col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
             or_(

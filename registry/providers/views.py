@@ -24,12 +24,12 @@ from registry.accounts.guards import (
 )
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
-from registry.providers import services
+from registry.providers import lookup, services
 from registry.providers.identifiers import SCHEMES
 from registry.providers.models import ProviderSuspension
 from registry.providers.profile import changes, provider_history, public_profile, search_page, staff_profile
 from registry.timeutil import today
-from registry.vocabulary import PROVIDER_TYPES
+from registry.vocabulary import MERGER_RELATIONS, PROVIDER_TYPES
 from registry.web import DatabaseDep, SettingsDep
 
 VERDICT_STATUSES = (
@@ -164,6 +164,7 @@ class StaffProviderPages(Controller):
                 "identifiers": _allowed(identifier_origin_for, session, principal, provider_id),
                 "results": principal.has(OPERATOR, EDITOR),
                 "suspend": principal.is_operator,
+                "merge": principal.is_operator and services.merger_of(session, provider_id) is None,
             }
         editable = {
             r["id"]
@@ -269,6 +270,47 @@ class StaffProviderPages(Controller):
             return form_page("providers/identifier_form.html", context, data, error)
         return see_other(f"/staff/providers/{provider_id}")
 
+    @get("/lookup", sync_to_thread=True)
+    def lookup(self, db: DatabaseDep, q: FromQuery[str] = "") -> list[dict[str, object]]:
+        """Suggestions for the provider pickers: names containing the typed text, accents ignored."""
+        with db.read() as session:
+            return lookup.suggest(session, q[:200])
+
+    @get("/{provider_id:int}/merger", sync_to_thread=True, guards=[operator_only])
+    def merger_form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:
+        with db.read() as session:
+            name = services.display_name(session, services.get_provider(session, provider_id).id or 0)
+        return Template(
+            "providers/merger.html", context={"values": {}, "errors": {}, "provider_id": provider_id, "name": name}
+        )
+
+    @post("/{provider_id:int}/merger", sync_to_thread=True, guards=[operator_only])
+    def record_merger(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
+        candidates: dict[str, Any] = {}
+        try:
+            with db.write() as session:
+                provider = services.get_provider(session, provider_id)
+                successor_id, refusal = picked_provider(session, data, "related_provider_id", "successor")
+                if refusal is not None:
+                    error, candidates = refusal
+                    raise error
+                services.add_relation(
+                    session,
+                    provider,
+                    kind=text(data, "kind") if text(data, "kind") in MERGER_RELATIONS else "",
+                    related_provider_id=successor_id,
+                    valid_from=text(data, "valid_from"),
+                    actor=principal_of(request).actor,
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                name = services.display_name(session, provider_id)
+            context = {"provider_id": provider_id, "name": name, "candidates": candidates}
+            return form_page("providers/merger.html", context, data, error)
+        return see_other(f"/staff/providers/{provider_id}")
+
     @get("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
     def suspend_form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:
         with db.read() as session:
@@ -317,6 +359,14 @@ class StaffProviderPages(Controller):
                 actor=principal_of(request).actor,
             )
         return see_other(f"/staff/providers/{provider_id}")
+
+
+def picked_provider(session: Session, data: dict[str, Any], name: str, what: str = "provider") -> tuple[int, Any]:
+    """The provider a picker field names, or 0 and the errors and candidates to show next to it."""
+    choice = lookup.choose(session, text(data, f"{name}_name"), text(data, name), what)
+    if choice.provider_id is not None:
+        return choice.provider_id, None
+    return 0, (ValidationFailed({name: choice.message or ""}), {name: choice.candidates})
 
 
 def _allowed(check: Any, *args: Any) -> bool:

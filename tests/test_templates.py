@@ -85,6 +85,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/providers/{p}/edit",
             f"/staff/providers/{p}/identifiers",
             f"/staff/providers/{p}/suspend",
+            f"/staff/providers/{p}/merger",
             f"/staff/providers/{q}/results/new",
             f"/staff/results/{r}/withdraw",
             f"/staff/results/{r}/edit",

@@ -163,6 +163,11 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
     }
 
 
+def page_number(text: str | None) -> int:
+    """A page number from a query string; anything that is not a positive number is page 1."""
+    return int(text) if text and text.isdigit() and 0 < int(text) <= 1_000_000 else 1
+
+
 def search_page(
     session: Session,
     *,
@@ -176,15 +181,23 @@ def search_page(
     ids = None
     if status:
         ids = select(TrustTimeline.provider_id).where(TrustTimeline.current_status == status)
-    providers, total = search_providers(
-        session,
-        q=q,
-        country=country,
-        provider_type=provider_type,
-        provider_ids=ids,
-        offset=(page - 1) * per_page,
-        limit=per_page,
-    )
+    def fetch(number: int) -> tuple[list[Provider], int]:
+        return search_providers(
+            session,
+            q=q,
+            country=country,
+            provider_type=provider_type,
+            provider_ids=ids,
+            offset=(number - 1) * per_page,
+            limit=per_page,
+        )
+
+    providers, total = fetch(page)
+    last = max(1, -(-total // per_page))
+    if page > last:
+        # A page past the end (an old link, a typed number) shows the last page instead of "Page 99 of 2".
+        page = last
+        providers, total = fetch(page)
     timelines = {
         t.provider_id: t
         for t in session.exec(

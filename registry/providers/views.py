@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
@@ -27,7 +27,14 @@ from registry.forms import FormData, form_page, see_other, text
 from registry.providers import lookup, services
 from registry.providers.identifiers import SCHEMES
 from registry.providers.models import ProviderSuspension
-from registry.providers.profile import changes, provider_history, public_profile, search_page, staff_profile
+from registry.providers.profile import (
+    changes,
+    page_number,
+    provider_history,
+    public_profile,
+    search_page,
+    staff_profile,
+)
 from registry.timeutil import today
 from registry.vocabulary import MERGER_RELATIONS, PROVIDER_TYPES
 from registry.web import DatabaseDep, SettingsDep
@@ -54,21 +61,29 @@ class PublicProviderPages(Controller):
         q: FromQuery[str | None] = None,
         country: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
-        page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
+        type: FromQuery[str | None] = None,
+        page: FromQuery[str | None] = None,
     ) -> Template:
         with db.read() as session:
             found = search_page(
                 session,
                 q=q,
                 country=country or None,
-                provider_type=None,
+                provider_type=type or None,
                 status=status or None,
-                page=page,
+                page=page_number(page),
                 per_page=25,
             )
+        filters = {"q": q or "", "country": country or "", "status": status or "", "type": type or ""}
         return Template(
             "providers/index.html",
-            context={"found": found, "q": q or "", "country": country or "", "status": status or ""},
+            context={
+                "found": found,
+                **filters,
+                "filters": filters,
+                "provider_types": PROVIDER_TYPES,
+                "statuses": VERDICT_STATUSES,
+            },
         )
 
     @get("/{provider_id:int}", sync_to_thread=True)
@@ -108,7 +123,7 @@ class StaffProviderPages(Controller):
         country: FromQuery[str | None] = None,
         type: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
-        page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
+        page: FromQuery[str | None] = None,
     ) -> Template:
         with db.read() as session:
             found = search_page(
@@ -117,7 +132,7 @@ class StaffProviderPages(Controller):
                 country=country or None,
                 provider_type=type or None,
                 status=status or None,
-                page=page,
+                page=page_number(page),
                 per_page=25,
             )
         filters = {"q": q or "", "country": country or "", "type": type or "", "status": status or ""}

@@ -33,6 +33,7 @@ from registry.accounts.invitation_views import (
 from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
 from registry.assessments.views import SelfAssessmentPages
+from registry.audit.views import AuditLogPage
 from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             EntryRequestPages,
             PendingEntryPages,
             ChangesPage,
+            AuditLogPage,
             CalendarPages,
             OutboxPages,
             SignInPages,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from registry.errors import ValidationFailed
 from registry.folding import fold, like_pattern
+from registry.forms import text
 from registry.providers.models import Provider, ProviderName
 
 SUGGESTIONS = 10
@@ -80,3 +83,11 @@ def choose(session: Session, typed: str, chosen_id: str = "", what: str = "provi
 def _bears(session: Session, provider: Provider, wanted: str) -> bool:
     names = session.exec(select(ProviderName.folded).where(ProviderName.provider_id == provider.id)).all()
     return any(wanted in name for name in names)
+
+
+def picked(session: Session, data: dict[str, Any], name: str, what: str = "provider") -> tuple[int, Any]:
+    """The provider a picker field names, or 0 and the errors and candidates to show next to it."""
+    choice = choose(session, text(data, f"{name}_name"), text(data, name), what)
+    if choice.provider_id is not None:
+        return choice.provider_id, None
+    return 0, (ValidationFailed({name: choice.message or ""}), {name: choice.candidates})

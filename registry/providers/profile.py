@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from registry.agencies.models import Agency
 from registry.assessments.models import SelfAssessment
 from registry.audit.models import AuditEvent
+from registry.audit.story import tell_all
 from registry.deadlines.models import ReviewDeadline
 from registry.deadlines.services import status_events
 from registry.errors import NotFound
@@ -181,6 +182,7 @@ def search_page(
     ids = None
     if status:
         ids = select(TrustTimeline.provider_id).where(TrustTimeline.current_status == status)
+
     def fetch(number: int) -> tuple[list[Provider], int]:
         return search_providers(
             session,
@@ -243,39 +245,35 @@ def staff_profile(session: Session, provider_id: int, settings: Settings, day: d
         .where(SelfAssessment.provider_id == provider_id)
         .order_by(col(SelfAssessment.version_number).desc())
     ).all()
-    profile["history"] = provider_history(session, provider_id)
+    profile["history"] = tell_all(session, provider_history(session, provider_id))
     return profile
 
 
 def provider_history(session: Session, provider_id: int, limit: int = 50) -> list[AuditEvent]:
     """Audit events about the provider and the records hanging off it, newest first."""
-    result_ids = select(QAResultProvider.result_id).where(QAResultProvider.provider_id == provider_id)
-    identifier_ids = select(ProviderIdentifier.id).where(ProviderIdentifier.provider_id == provider_id)
-    suspension_ids = select(ProviderSuspension.id).where(ProviderSuspension.provider_id == provider_id)
-    relation_ids = select(ProviderRelation.id).where(ProviderRelation.provider_id == provider_id)
     query = (
         select(AuditEvent)
-        .where(
-            or_(
-                and_(col(AuditEvent.entity_type) == "provider", col(AuditEvent.entity_id) == provider_id),
-                and_(col(AuditEvent.entity_type) == "qa_result", col(AuditEvent.entity_id).in_(result_ids)),
-                and_(
-                    col(AuditEvent.entity_type) == "provider_identifier", col(AuditEvent.entity_id).in_(identifier_ids)
-                ),
-                and_(
-                    col(AuditEvent.entity_type) == "provider_suspension", col(AuditEvent.entity_id).in_(suspension_ids)
-                ),
-                and_(col(AuditEvent.entity_type) == "provider_relation", col(AuditEvent.entity_id).in_(relation_ids)),
-            )
-        )
+        .where(provider_events(provider_id))
         .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
         .limit(limit)
     )
     return list(session.exec(query))
 
 
-def changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
-    """The fields an audit event changed, as (field, before, after); every field when nothing came before."""
-    before, after = event.before or {}, event.after or {}
-    keys = sorted(set(before) | set(after))
-    return [(key, before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)]
+def provider_events(provider_id: int) -> Any:
+    """The condition on audit events that selects those about a provider and its records."""
+    result_ids = select(QAResultProvider.result_id).where(QAResultProvider.provider_id == provider_id)
+    identifier_ids = select(ProviderIdentifier.id).where(ProviderIdentifier.provider_id == provider_id)
+    suspension_ids = select(ProviderSuspension.id).where(ProviderSuspension.provider_id == provider_id)
+    relation_ids = select(ProviderRelation.id).where(
+        or_(col(ProviderRelation.provider_id) == provider_id, col(ProviderRelation.related_provider_id) == provider_id)
+    )
+    assessment_ids = select(SelfAssessment.id).where(SelfAssessment.provider_id == provider_id)
+    return or_(
+        and_(col(AuditEvent.entity_type) == "provider", col(AuditEvent.entity_id) == provider_id),
+        and_(col(AuditEvent.entity_type) == "qa_result", col(AuditEvent.entity_id).in_(result_ids)),
+        and_(col(AuditEvent.entity_type) == "provider_identifier", col(AuditEvent.entity_id).in_(identifier_ids)),
+        and_(col(AuditEvent.entity_type) == "provider_suspension", col(AuditEvent.entity_id).in_(suspension_ids)),
+        and_(col(AuditEvent.entity_type) == "provider_relation", col(AuditEvent.entity_id).in_(relation_ids)),
+        and_(col(AuditEvent.entity_type) == "self_assessment", col(AuditEvent.entity_id).in_(assessment_ids)),
+    )

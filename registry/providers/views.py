@@ -22,13 +22,13 @@ from registry.accounts.guards import (
     requires,
     signed_in,
 )
+from registry.audit.story import tell_all
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.forms import FormData, form_page, see_other, text
 from registry.providers import lookup, services
 from registry.providers.identifiers import SCHEMES
 from registry.providers.models import ProviderSuspension
 from registry.providers.profile import (
-    changes,
     page_number,
     provider_history,
     public_profile,
@@ -188,7 +188,7 @@ class StaffProviderPages(Controller):
         }
         return Template(
             "providers/staff_detail.html",
-            context={"p": profile, "may": may, "editable_results": editable, "changes": changes},
+            context={"p": profile, "may": may, "editable_results": editable},
         )
 
     @get("/{provider_id:int}/edit", sync_to_thread=True)
@@ -217,12 +217,15 @@ class StaffProviderPages(Controller):
         except Conflict as error:
             with db.read() as session:
                 current = _current_values(session, provider_id)
-                since = [
-                    event
-                    for event in provider_history(session, provider_id)
-                    if event.entity_type == "provider"
-                    and (event.after or {}).get("version", 0) > _int(text(data, "version"))
-                ]
+                since = tell_all(
+                    session,
+                    [
+                        event
+                        for event in provider_history(session, provider_id)
+                        if event.entity_type == "provider"
+                        and (event.after or {}).get("version", 0) > _int(text(data, "version"))
+                    ],
+                )
             return Template(
                 "providers/conflict.html",
                 context={
@@ -233,7 +236,6 @@ class StaffProviderPages(Controller):
                     "values": {**_provider_fields(data), "version": current["version"]},
                     "errors": {},
                     "since": since,
-                    "changes": changes,
                 },
                 status_code=409,
             )
@@ -307,7 +309,7 @@ class StaffProviderPages(Controller):
         try:
             with db.write() as session:
                 provider = services.get_provider(session, provider_id)
-                successor_id, refusal = picked_provider(session, data, "related_provider_id", "successor")
+                successor_id, refusal = lookup.picked(session, data, "related_provider_id", "successor")
                 if refusal is not None:
                     error, candidates = refusal
                     raise error
@@ -374,14 +376,6 @@ class StaffProviderPages(Controller):
                 actor=principal_of(request).actor,
             )
         return see_other(f"/staff/providers/{provider_id}")
-
-
-def picked_provider(session: Session, data: dict[str, Any], name: str, what: str = "provider") -> tuple[int, Any]:
-    """The provider a picker field names, or 0 and the errors and candidates to show next to it."""
-    choice = lookup.choose(session, text(data, f"{name}_name"), text(data, name), what)
-    if choice.provider_id is not None:
-        return choice.provider_id, None
-    return 0, (ValidationFailed({name: choice.message or ""}), {name: choice.candidates})
 
 
 def _allowed(check: Any, *args: Any) -> bool:

@@ -100,6 +100,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             "/staff/outbox/",
             f"/staff/outbox/{message_id}",
             "/staff/changes/",
+            "/staff/audit/",
             "/staff/calendars/",
             f"/staff/providers/{p}/invitations",
             "/staff/requests/",

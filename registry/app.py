@@ -38,6 +38,7 @@ from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
+from registry.forms import field_label
 from registry.mail.views import OutboxPages
 from registry.providers.api import ProviderController
 from registry.providers.proof_views import IdentifierProofPages
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
 
     def _template_globals(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals["settings"] = settings
+        engine_.engine.filters["field_label"] = field_label
 
     # The embedded default runs the periodic jobs in-process; production runs `registry scheduler`.
     jobs = build_scheduler(settings, database.engine) if settings.scheduler_in_process else None

@@ -105,7 +105,10 @@ def _website(errors: FieldErrors, website: str | None) -> str | None:
     try:
         return normalise("url", website)
     except InvalidIdentifier as error:
-        errors.add("website", str(error))
+        # The check is the issuer-URL one; the person typed a website and reads about a website.
+        errors.add(
+            "website", str(error).replace("an issuer URL", "a website address").replace("the URL", "the address")
+        )
         return None
 
 

@@ -15,14 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from tests.web.test_browser import sign_in
 
 AXE_DIR = Path(__file__).parent / "axe"
 AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 REQUIRE_ALL = os.environ.get("REGISTRY_TEST_REQUIRE_ALL") == "1"
-PHONE = {"width": 375, "height": 740}
+PHONE: ViewportSize = {"width": 375, "height": 740}
 BLOCKING = ("serious", "critical")
 
 
@@ -135,7 +135,7 @@ PUBLIC = [
 
 @pytest.mark.parametrize("viewport", [PHONE, None], ids=["phone", "desktop"])
 def test_no_serious_accessibility_problem_on_any_page_for_any_role(
-    browser: Browser, live_server: str, axe_source: str, viewport: dict[str, int] | None
+    browser: Browser, live_server: str, axe_source: str, viewport: ViewportSize | None
 ) -> None:
     ids = _ids(live_server)
     problems: list[str] = []

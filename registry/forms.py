@@ -60,7 +60,7 @@ def form_page(
 FIELD_LABELS = {
     "related_provider_id": "provider",
     "provider_id": "provider",
-    "other_provider_ids": "other providers",
+    "other_providers": "other providers",
     "agency_id": "agency",
     "valid_from": "valid from",
     "valid_to": "valid to",

@@ -69,6 +69,12 @@ def choose(session: Session, typed: str, chosen_id: str = "", what: str = "provi
             return Choice(provider_id=int(chosen_id))
     if not wanted:
         return Choice(message=f"type the {what}'s name and choose it from the list")
+    if typed.rstrip().endswith(")") and " (" in typed:
+        # A suggestion's label, "Name (country, type)", picks one of several namesakes.
+        name = typed[: typed.rindex(" (")]
+        labelled = [m for m in suggest(session, name, limit=20) if fold(str(m["label"])) == wanted]
+        if len(labelled) == 1:
+            return Choice(provider_id=int(str(labelled[0]["id"])))
     matches = suggest(session, typed, limit=20)
     exact = [m for m in matches if fold(str(m["name"])) == wanted]
     if len(exact) == 1:
@@ -91,3 +97,17 @@ def picked(session: Session, data: dict[str, Any], name: str, what: str = "provi
     if choice.provider_id is not None:
         return choice.provider_id, None
     return 0, (ValidationFailed({name: choice.message or ""}), {name: choice.candidates})
+
+
+def choose_many(session: Session, lines: list[str], key: str) -> tuple[list[int], dict[str, str]]:
+    """Providers named one per line; the errors say which line did not come to one provider, and why."""
+    chosen: list[int] = []
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        choice = choose(session, line)
+        if choice.provider_id is not None:
+            chosen.append(choice.provider_id)
+            continue
+        offered = "; ".join(str(c["label"]) for c in choice.candidates[:5])
+        problems.append(f"line {number}: {choice.message}" + (f" (type one of: {offered})" if offered else ""))
+    return chosen, {key: "; ".join(problems)} if problems else {}

@@ -309,6 +309,8 @@ class StaffProviderPages(Controller):
         try:
             with db.write() as session:
                 provider = services.get_provider(session, provider_id)
+                if text(data, "kind") not in MERGER_RELATIONS:
+                    raise ValidationFailed({"kind": "choose whether the provider was absorbed or merged into another"})
                 successor_id, refusal = lookup.picked(session, data, "related_provider_id", "successor")
                 if refusal is not None:
                     error, candidates = refusal
@@ -316,7 +318,7 @@ class StaffProviderPages(Controller):
                 services.add_relation(
                     session,
                     provider,
-                    kind=text(data, "kind") if text(data, "kind") in MERGER_RELATIONS else "",
+                    kind=text(data, "kind"),
                     related_provider_id=successor_id,
                     valid_from=text(data, "valid_from"),
                     actor=principal_of(request).actor,

@@ -85,6 +85,8 @@ class TestRecordingAMerger:
         )
         assert "a provider cannot be related to itself" in itself.text
         assert "this field is required" in itself.text or "required" in itself.text
+        no_kind = post_form(client, path, {"kind": "parent", "related_provider_id_name": "Quiet Test"})
+        assert "choose whether the provider was absorbed or merged into another" in no_kind.text
         bad_date = post_form(
             client, path, {"kind": "absorbed by", "related_provider_id_name": "Quiet Test", "valid_from": "2024-02-30"}
         )

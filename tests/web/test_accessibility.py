@@ -116,9 +116,10 @@ def _staff_pages(page: Page, ids: dict[str, int]) -> list[str]:
     ]
     if agency.isdigit():
         pages.append(f"/staff/agencies/{agency}")
-    outbox = page.goto("/staff/outbox/") and page.locator('a[href^="/staff/outbox/"]').first
-    if outbox and outbox.count():
-        pages.append(str(outbox.get_attribute("href")))
+    page.goto("/staff/outbox/")
+    messages = page.locator('a[href^="/staff/outbox/"]')
+    if messages.count():
+        pages.append(str(messages.first.get_attribute("href")))
     return pages
 
 

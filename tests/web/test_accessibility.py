@@ -109,6 +109,7 @@ def _staff_pages(page: Page, ids: dict[str, int]) -> list[str]:
         "/staff/changes/",
         "/staff/audit/",
         "/staff/audit/?since=not-a-date",
+        "/staff/audit/?provider_name=university",
         "/staff/calendars/",
         "/staff/requests/",
         f"/staff/providers/{p}/invitations",

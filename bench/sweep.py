@@ -74,8 +74,8 @@ def build(path: Path, results: int, stale: int) -> Settings:
             [(n, now, now) for n in range(1, providers + 1)],
         )
         connection.exec_driver_sql(
-            "INSERT INTO provider_name (provider_id, kind, name) VALUES (?, 'official', ?)",
-            [(n, f"Bench University {n}") for n in range(1, providers + 1)],
+            "INSERT INTO provider_name (provider_id, kind, name, folded) VALUES (?, 'official', ?, ?)",
+            [(n, f"Bench University {n}", f"bench university {n}") for n in range(1, providers + 1)],
         )
         # Recipients: two operators, an editor per agency, staff at one provider in a hundred.
         users = [("operator", None, None), ("operator", None, None)]

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 
 from registry import migrations
 from registry.agencies.models import Agency, AgencyRegistration
+from registry.folding import fold
 from registry.providers.identifiers import normalise
 from registry.providers.models import Provider, ProviderIdentifier, ProviderName, ProviderSuspension
 from registry.qa.models import QAResult, QAResultProgramme, QAResultProvider
@@ -140,7 +141,9 @@ class RegistryBuilder:
         if rng.random() < 0.5:
             names["english"] = f"Bench Provider {provider_id} (English)"
         for kind, name in names.items():
-            rows["name"].append({"provider_id": provider_id, "kind": kind, "name": name, "lang": None})
+            rows["name"].append(
+                {"provider_id": provider_id, "kind": kind, "name": name, "folded": fold(name), "lang": None}
+            )
         identifiers = [("did", f"did:web:{host}"), ("url", f"https://{host}/issuer")]
         identifiers.append(rng.choice([("deqar", f"DEQARINST{provider_id:07d}"), ("domain", host)]))
         for scheme, value in identifiers:

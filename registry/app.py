@@ -31,11 +31,13 @@ from registry.accounts.invitation_views import (
 from registry.accounts.views import AccountPages, SignInPages, UserAdminPages
 from registry.agencies.views import AgencyPages
 from registry.assessments.views import SelfAssessmentPages
+from registry.audit.views import AuditLogPage
 from registry.csrf import SessionBoundCSRFMiddleware
 from registry.db import begin_write, get_engine, sqlite_file
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
+from registry.forms import field_label
 from registry.headers import security_headers
 from registry.mail.views import OutboxPages
 from registry.openapi_ui import ASSETS_PATH, ApiDocsPage, swagger_ui_assets
@@ -133,6 +135,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
 
     def _template_globals(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals["settings"] = settings
+        engine_.engine.filters["field_label"] = field_label
 
     # The embedded default runs the periodic jobs in-process; production runs `registry scheduler`.
     jobs = build_scheduler(settings, database.engine) if settings.scheduler_in_process else None
@@ -198,6 +201,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             EntryRequestPages,
             PendingEntryPages,
             ChangesPage,
+            AuditLogPage,
             CalendarPages,
             OutboxPages,
             SignInPages,

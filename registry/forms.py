@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from litestar.datastructures import UploadFile
@@ -53,6 +54,41 @@ def form_page(
         # The refusal's own status: 400 for invalid input, 409 for a stale version.
         status_code=error.status_code if error and error.status_code < 500 else 400 if error else 200,
     )
+
+
+# Names that read better than the form field's key in an error summary.
+FIELD_LABELS = {
+    "related_provider_id": "provider",
+    "provider_id": "provider",
+    "other_providers": "other providers",
+    "agency_id": "agency",
+    "valid_from": "valid from",
+    "valid_to": "valid to",
+    "suspended_from": "suspended from",
+    "suspended_to": "suspended until",
+    "country": "country",
+    "provider_type": "type",
+    "limit_eqf_levels": "EQF levels",
+    "limit_fields": "ISCED-F fields",
+    "limit_jurisdictions": "jurisdictions",
+    "founded_on": "founding date",
+    "closed_on": "closure date",
+}
+_STANDARD_KEY = re.compile(r"^(\d\.\d{1,2})\.([a-z_]+)(?:\[(\d+)\])?$")
+
+
+def field_label(key: str) -> str:
+    """A form error's key as people read it: "1.9.rating" -> "Standard 1.9, rating"."""
+    standard = _STANDARD_KEY.match(key)
+    if standard:
+        code, part, index = standard.groups()
+        words = part.replace("_", " ")
+        if index is not None:
+            words = f"{words.rstrip('s')} {int(index) + 1}"
+        return f"Standard {code}, {words}"
+    if key in FIELD_LABELS:
+        return FIELD_LABELS[key]
+    return key.replace("_", " ")
 
 
 def see_other(path: str) -> Redirect:

@@ -16,9 +16,11 @@ from registry.accounts import services as accounts
 from registry.accounts.guards import operator_only, principal_of, signed_in
 from registry.accounts.throttle import ThrottleLimits, recent_failures_by_account
 from registry.agencies.services import list_agencies
+from registry.audit.story import Teller
 from registry.errors import NotFound, ValidationFailed
 from registry.flash import done
 from registry.forms import FormData, form_page, see_other, text
+from registry.providers.lookup import picked
 from registry.sessions import end_user_sessions, rotate_session_id
 from registry.settings import Settings
 from registry.vocabulary import ROLES
@@ -201,7 +203,15 @@ class UserAdminPages(Controller):
         with db.read() as session:
             users = accounts.list_users(session)
             failed = recent_failures_by_account(session, [user.email for user, _ in users], sign_in_limits(settings))
-        context = {"users": users, "failed": failed, "minutes": settings.login_throttle_minutes}
+            teller = Teller(session)
+            # Names, not ids, next to each role; looked up here while the session is open.
+            scopes = {
+                m.id: (teller.agency(m.agency_id) if m.agency_id else teller.provider(m.provider_id))
+                for _, roles in users
+                for m in roles
+                if m.agency_id or m.provider_id
+            }
+        context = {"users": users, "failed": failed, "minutes": settings.login_throttle_minutes, "scopes": scopes}
         return Template("accounts/users.html", context=context)
 
     def _form_context(self, db: Database) -> dict[str, Any]:
@@ -215,8 +225,15 @@ class UserAdminPages(Controller):
     @post("/", sync_to_thread=True)
     def create(self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData) -> Template | Redirect:
         principal = principal_of(request)
+        candidates: dict[str, Any] = {}
         try:
             with db.write() as session:
+                provider_id = None
+                if text(data, "provider_id_name") or text(data, "provider_id"):
+                    provider_id, refusal = picked(session, data, "provider_id")
+                    if refusal is not None:
+                        error, candidates = refusal
+                        raise error
                 user = accounts.create_user(
                     session,
                     email=text(data, "email"),
@@ -224,14 +241,15 @@ class UserAdminPages(Controller):
                     password=str(data.get("password", "")) or None,
                     role=text(data, "role"),
                     agency_id=_int_or_none(text(data, "agency_id")),
-                    provider_id=_int_or_none(text(data, "provider_id")),
+                    provider_id=provider_id,
                     actor=principal.actor,
                 )
                 if text(data, "oidc_subject"):
                     accounts.map_oidc_subject(session, user, text(data, "oidc_subject"), actor=principal.actor)
         except ValidationFailed as error:
             safe = {k: v for k, v in data.items() if k != "password"}
-            return form_page("accounts/user_new.html", self._form_context(db), safe, error)
+            context = {**self._form_context(db), "candidates": candidates}
+            return form_page("accounts/user_new.html", context, safe, error)
         return done(request, "/staff/users/", f"Account {text(data, 'email')} created.")
 
     @post("/{user_id:int}/{action:str}", sync_to_thread=True)

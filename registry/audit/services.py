@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from registry.audit.models import AuditEvent
@@ -64,3 +65,50 @@ def history(session: Session, entity_type: str, entity_id: int, limit: int = 100
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What the audit log is narrowed to; conditions on other domains' records come in as `about`."""
+
+    user_id: int | None = None
+    actor_label: str | None = None
+    action_prefix: str | None = None
+    about: Any = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+
+def search_events(session: Session, wanted: EventFilter, offset: int, limit: int) -> tuple[list[AuditEvent], int]:
+    """Audit events matching the filter, newest first, with their total count."""
+    query = select(AuditEvent)
+    if wanted.user_id is not None:
+        query = query.where(AuditEvent.actor_user_id == wanted.user_id)
+    if wanted.actor_label:
+        query = query.where(col(AuditEvent.actor_user_id).is_(None), AuditEvent.actor_label == wanted.actor_label)
+    if wanted.action_prefix:
+        query = query.where(col(AuditEvent.action).startswith(wanted.action_prefix, autoescape=True))
+    if wanted.about is not None:
+        query = query.where(wanted.about)
+    if wanted.since is not None:
+        query = query.where(AuditEvent.at >= dt.datetime.combine(wanted.since, dt.time(), dt.UTC))
+    if wanted.until is not None:
+        until = dt.datetime.combine(wanted.until + dt.timedelta(days=1), dt.time(), dt.UTC)
+        query = query.where(AuditEvent.at < until)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).offset(offset).limit(limit)
+    )
+    return list(rows), int(total)
+
+
+def process_labels(session: Session) -> list[str]:
+    """Names of the processes (not people) that have written: cli, demo, scheduler."""
+    rows = session.exec(select(AuditEvent.actor_label).where(col(AuditEvent.actor_user_id).is_(None)).distinct())
+    return sorted(set(rows))
+
+
+def action_kinds(session: Session) -> list[str]:
+    """The kinds of record events were written about, e.g. "provider", "result"."""
+    rows = session.exec(select(AuditEvent.action).distinct())
+    return sorted({action.split(".", 1)[0] for action in rows})

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from registry.agencies.models import Agency
 from registry.assessments.models import SelfAssessment
 from registry.audit.models import AuditEvent
+from registry.audit.story import tell_all
 from registry.deadlines.models import ReviewDeadline
 from registry.providers.services import display_name
 from registry.qa.models import QAResult, QAResultProvider
@@ -78,7 +79,7 @@ def agency_dashboard(session: Session, agency_ids: set[int] | None, day: dt.date
             {"id": a.id, "provider": (a.provider_id, display_name(session, a.provider_id)), "since": a.submitted_at}
             for a in waiting
         ],
-        "recent": recent,
+        "recent": tell_all(session, list(recent)),
         "horizon_days": HORIZON_DAYS,
     }
 

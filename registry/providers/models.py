@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Index, event
 from sqlmodel import Field, SQLModel
 
+from registry.folding import fold
 from registry.timeutil import utcnow
 
 
@@ -37,9 +39,17 @@ class ProviderName(SQLModel, table=True):
     provider_id: int = Field(foreign_key="provider.id", index=True)
     kind: str
     name: str = Field(index=True)
+    # The name without accents or case (registry.folding.fold), kept in step with name on every write.
+    folded: str = Field(default="", index=True)
     lang: str | None = Field(default=None, max_length=8)
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
+
+
+@event.listens_for(ProviderName, "before_insert")
+@event.listens_for(ProviderName, "before_update")
+def _fold_name(_mapper: Any, _connection: Any, target: ProviderName) -> None:
+    target.folded = fold(target.name)
 
 
 class ProviderSuspension(SQLModel, table=True):

@@ -11,11 +11,12 @@ from sqlmodel import Session, col, select
 from registry.agencies.models import Agency
 from registry.assessments.models import SelfAssessment
 from registry.audit.models import AuditEvent
+from registry.audit.story import tell_all
 from registry.deadlines.models import ReviewDeadline
 from registry.deadlines.services import status_events
 from registry.errors import NotFound
 from registry.providers.models import Provider, ProviderIdentifier, ProviderName, ProviderRelation, ProviderSuspension
-from registry.providers.services import search_providers
+from registry.providers.services import display_name, search_providers
 from registry.qa import services as qa
 from registry.qa.models import QAResultProvider
 from registry.settings import Settings
@@ -133,8 +134,10 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
         "relations": [
             {
                 "provider_id": r.provider_id,
+                "provider_name": display_name(session, r.provider_id),
                 "kind": r.kind,
                 "related_provider_id": r.related_provider_id,
+                "related_name": display_name(session, r.related_provider_id),
                 "valid_from": _iso(r.valid_from),
             }
             for r in relations
@@ -165,6 +168,11 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
     }
 
 
+def page_number(text: str | None) -> int:
+    """A page number from a query string; anything that is not a positive number is page 1."""
+    return int(text) if text and text.isdigit() and 0 < int(text) <= 1_000_000 else 1
+
+
 def search_page(
     session: Session,
     *,
@@ -178,15 +186,24 @@ def search_page(
     ids = None
     if status:
         ids = select(TrustTimeline.provider_id).where(TrustTimeline.current_status == status)
-    providers, total = search_providers(
-        session,
-        q=q,
-        country=country,
-        provider_type=provider_type,
-        provider_ids=ids,
-        offset=(page - 1) * per_page,
-        limit=per_page,
-    )
+
+    def fetch(number: int) -> tuple[list[Provider], int]:
+        return search_providers(
+            session,
+            q=q,
+            country=country,
+            provider_type=provider_type,
+            provider_ids=ids,
+            offset=(number - 1) * per_page,
+            limit=per_page,
+        )
+
+    providers, total = fetch(page)
+    last = max(1, -(-total // per_page))
+    if page > last:
+        # A page past the end (an old link, a typed number) shows the last page instead of "Page 99 of 2".
+        page = last
+        providers, total = fetch(page)
     timelines = {
         t.provider_id: t
         for t in session.exec(
@@ -232,39 +249,35 @@ def staff_profile(session: Session, provider_id: int, settings: Settings, day: d
         .where(SelfAssessment.provider_id == provider_id)
         .order_by(col(SelfAssessment.version_number).desc())
     ).all()
-    profile["history"] = provider_history(session, provider_id)
+    profile["history"] = tell_all(session, provider_history(session, provider_id))
     return profile
 
 
 def provider_history(session: Session, provider_id: int, limit: int = 50) -> list[AuditEvent]:
     """Audit events about the provider and the records hanging off it, newest first."""
-    result_ids = select(QAResultProvider.result_id).where(QAResultProvider.provider_id == provider_id)
-    identifier_ids = select(ProviderIdentifier.id).where(ProviderIdentifier.provider_id == provider_id)
-    suspension_ids = select(ProviderSuspension.id).where(ProviderSuspension.provider_id == provider_id)
-    relation_ids = select(ProviderRelation.id).where(ProviderRelation.provider_id == provider_id)
     query = (
         select(AuditEvent)
-        .where(
-            or_(
-                and_(col(AuditEvent.entity_type) == "provider", col(AuditEvent.entity_id) == provider_id),
-                and_(col(AuditEvent.entity_type) == "qa_result", col(AuditEvent.entity_id).in_(result_ids)),
-                and_(
-                    col(AuditEvent.entity_type) == "provider_identifier", col(AuditEvent.entity_id).in_(identifier_ids)
-                ),
-                and_(
-                    col(AuditEvent.entity_type) == "provider_suspension", col(AuditEvent.entity_id).in_(suspension_ids)
-                ),
-                and_(col(AuditEvent.entity_type) == "provider_relation", col(AuditEvent.entity_id).in_(relation_ids)),
-            )
-        )
+        .where(provider_events(provider_id))
         .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
         .limit(limit)
     )
     return list(session.exec(query))
 
 
-def changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
-    """The fields an audit event changed, as (field, before, after); every field when nothing came before."""
-    before, after = event.before or {}, event.after or {}
-    keys = sorted(set(before) | set(after))
-    return [(key, before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)]
+def provider_events(provider_id: int) -> Any:
+    """The condition on audit events that selects those about a provider and its records."""
+    result_ids = select(QAResultProvider.result_id).where(QAResultProvider.provider_id == provider_id)
+    identifier_ids = select(ProviderIdentifier.id).where(ProviderIdentifier.provider_id == provider_id)
+    suspension_ids = select(ProviderSuspension.id).where(ProviderSuspension.provider_id == provider_id)
+    relation_ids = select(ProviderRelation.id).where(
+        or_(col(ProviderRelation.provider_id) == provider_id, col(ProviderRelation.related_provider_id) == provider_id)
+    )
+    assessment_ids = select(SelfAssessment.id).where(SelfAssessment.provider_id == provider_id)
+    return or_(
+        and_(col(AuditEvent.entity_type) == "provider", col(AuditEvent.entity_id) == provider_id),
+        and_(col(AuditEvent.entity_type) == "qa_result", col(AuditEvent.entity_id).in_(result_ids)),
+        and_(col(AuditEvent.entity_type) == "provider_identifier", col(AuditEvent.entity_id).in_(identifier_ids)),
+        and_(col(AuditEvent.entity_type) == "provider_suspension", col(AuditEvent.entity_id).in_(suspension_ids)),
+        and_(col(AuditEvent.entity_type) == "provider_relation", col(AuditEvent.entity_id).in_(relation_ids)),
+        and_(col(AuditEvent.entity_type) == "self_assessment", col(AuditEvent.entity_id).in_(assessment_ids)),
+    )

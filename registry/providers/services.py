@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from registry.audit.services import Actor, record_event, snapshot
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
+from registry.folding import like_pattern
 from registry.providers.identifiers import InvalidIdentifier, normalise
 from registry.providers.models import (
     Provider,
@@ -111,7 +112,10 @@ def _website(errors: FieldErrors, website: str | None) -> str | None:
     try:
         return normalise("url", website)
     except InvalidIdentifier as error:
-        errors.add("website", str(error))
+        # The check is the issuer-URL one; the person typed a website and reads about a website.
+        errors.add(
+            "website", str(error).replace("an issuer URL", "a website address").replace("the URL", "the address")
+        )
         return None
 
 
@@ -315,10 +319,12 @@ def add_relation(
     if related_provider_id == provider.id:
         errors.add("related_provider_id", "a provider cannot be related to itself")
     elif session.get(Provider, related_provider_id) is None:
-        errors.add("related_provider_id", f"there is no provider with id {related_provider_id}")
+        errors.add("related_provider_id", "choose an existing provider")
     errors.raise_if_any()
     if kind == "parent" and _is_ancestor(session, provider.id or 0, related_provider_id):
         raise ValidationFailed({"related_provider_id": "this would make the provider its own parent"})
+    if kind in MERGER_RELATIONS:
+        _check_merger(session, provider, related_provider_id, start)
     relation = ProviderRelation(
         provider_id=provider.id or 0, kind=kind, related_provider_id=related_provider_id, valid_from=start
     )
@@ -332,6 +338,47 @@ def add_relation(
     session.flush()
     record_event(session, actor, "relation.add", relation)
     return relation
+
+
+def merger_of(session: Session, provider_id: int) -> ProviderRelation | None:
+    """The merger that ended this provider, if one is recorded."""
+    return session.exec(
+        select(ProviderRelation).where(
+            ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+        )
+    ).first()
+
+
+def _check_merger(session: Session, provider: Provider, successor_id: int, merged_on: dt.date | None) -> None:
+    """A provider ends in at most one merger, never into its own predecessor, into a successor open then."""
+    recorded = merger_of(session, provider.id or 0)
+    if recorded is not None:
+        raise ValidationFailed(
+            {
+                "related_provider_id": f"{display_name(session, provider.id or 0)} is already recorded as "
+                f"{recorded.kind} {display_name(session, recorded.related_provider_id)} on {recorded.valid_from}"
+            }
+        )
+    current: int | None = successor_id
+    seen: set[int] = set()
+    while current is not None and current not in seen:
+        if current == provider.id:
+            raise ValidationFailed(
+                {"related_provider_id": "the successor already descends from this provider through a merger"}
+            )
+        seen.add(current)
+        onward = merger_of(session, current)
+        current = onward.related_provider_id if onward else None
+    successor = session.get(Provider, successor_id)
+    if successor is not None and merged_on is not None and successor.closed_on and successor.closed_on <= merged_on:
+        raise ValidationFailed(
+            {
+                "related_provider_id": f"{display_name(session, successor_id)} closed on {successor.closed_on}, "
+                "before the merger"
+            }
+        )
+    if provider.founded_on and merged_on and merged_on < provider.founded_on:
+        raise ValidationFailed({"valid_from": "the merger date is before the provider was founded"})
 
 
 def _is_ancestor(session: Session, provider_id: int, candidate_parent_id: int) -> bool:
@@ -382,7 +429,9 @@ def search_providers(
     query = select(Provider).where(col(Provider.confirmed).is_(True))
     if q:
         term = q.strip()
-        name_match = select(ProviderName.provider_id).where(col(ProviderName.name).ilike(f"%{term}%"))
+        name_match = select(ProviderName.provider_id).where(
+            col(ProviderName.folded).like(like_pattern(term), escape="\\")
+        )
         id_match = select(ProviderIdentifier.provider_id).where(
             col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
             or_(

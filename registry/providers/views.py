@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import FromPath, FromQuery, Parameter
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
@@ -23,15 +23,22 @@ from registry.accounts.guards import (
     requires,
     signed_in,
 )
+from registry.audit.story import tell_all
 from registry.errors import Conflict, NotFound, ValidationFailed
 from registry.flash import done
 from registry.forms import FormData, form_page, text
-from registry.providers import services
+from registry.providers import lookup, services
 from registry.providers.identifiers import SCHEMES
 from registry.providers.models import ProviderSuspension
-from registry.providers.profile import changes, provider_history, public_profile, search_page, staff_profile
+from registry.providers.profile import (
+    page_number,
+    provider_history,
+    public_profile,
+    search_page,
+    staff_profile,
+)
 from registry.timeutil import today
-from registry.vocabulary import PROVIDER_TYPES
+from registry.vocabulary import MERGER_RELATIONS, PROVIDER_TYPES
 from registry.web import DatabaseDep, SettingsDep
 
 VERDICT_STATUSES = (
@@ -56,21 +63,29 @@ class PublicProviderPages(Controller):
         q: FromQuery[str | None] = None,
         country: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
-        page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
+        type: FromQuery[str | None] = None,
+        page: FromQuery[str | None] = None,
     ) -> Template:
         with db.read() as session:
             found = search_page(
                 session,
                 q=q,
                 country=country or None,
-                provider_type=None,
+                provider_type=type or None,
                 status=status or None,
-                page=page,
+                page=page_number(page),
                 per_page=25,
             )
+        filters = {"q": q or "", "country": country or "", "status": status or "", "type": type or ""}
         return Template(
             "providers/index.html",
-            context={"found": found, "q": q or "", "country": country or "", "status": status or ""},
+            context={
+                "found": found,
+                **filters,
+                "filters": filters,
+                "provider_types": PROVIDER_TYPES,
+                "statuses": VERDICT_STATUSES,
+            },
         )
 
     @get("/{provider_id:int}", sync_to_thread=True)
@@ -110,7 +125,7 @@ class StaffProviderPages(Controller):
         country: FromQuery[str | None] = None,
         type: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
-        page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
+        page: FromQuery[str | None] = None,
     ) -> Template:
         with db.read() as session:
             found = search_page(
@@ -119,7 +134,7 @@ class StaffProviderPages(Controller):
                 country=country or None,
                 provider_type=type or None,
                 status=status or None,
-                page=page,
+                page=page_number(page),
                 per_page=25,
             )
         filters = {"q": q or "", "country": country or "", "type": type or "", "status": status or ""}
@@ -167,6 +182,7 @@ class StaffProviderPages(Controller):
                 "identifiers": _allowed(identifier_origin_for, session, principal, provider_id),
                 "results": principal.has(OPERATOR, EDITOR),
                 "suspend": principal.is_operator,
+                "merge": principal.is_operator and services.merger_of(session, provider_id) is None,
             }
         editable = {
             r["id"]
@@ -175,7 +191,7 @@ class StaffProviderPages(Controller):
         }
         return Template(
             "providers/staff_detail.html",
-            context={"p": profile, "may": may, "editable_results": editable, "changes": changes},
+            context={"p": profile, "may": may, "editable_results": editable},
         )
 
     @get("/{provider_id:int}/edit", sync_to_thread=True)
@@ -204,12 +220,15 @@ class StaffProviderPages(Controller):
         except Conflict as error:
             with db.read() as session:
                 current = _current_values(session, provider_id)
-                since = [
-                    event
-                    for event in provider_history(session, provider_id)
-                    if event.entity_type == "provider"
-                    and (event.after or {}).get("version", 0) > _int(text(data, "version"))
-                ]
+                since = tell_all(
+                    session,
+                    [
+                        event
+                        for event in provider_history(session, provider_id)
+                        if event.entity_type == "provider"
+                        and (event.after or {}).get("version", 0) > _int(text(data, "version"))
+                    ],
+                )
             return Template(
                 "providers/conflict.html",
                 context={
@@ -220,7 +239,6 @@ class StaffProviderPages(Controller):
                     "values": {**_provider_fields(data), "version": current["version"]},
                     "errors": {},
                     "since": since,
-                    "changes": changes,
                 },
                 status_code=409,
             )
@@ -271,6 +289,49 @@ class StaffProviderPages(Controller):
             context = {**_form_context(), "provider_id": provider_id, "name": name, "origin": origin}
             return form_page("providers/identifier_form.html", context, data, error)
         return done(request, f"/staff/providers/{provider_id}", f"Identifier {text(data, 'value')} added.")
+
+    @get("/lookup", sync_to_thread=True)
+    def lookup(self, db: DatabaseDep, q: FromQuery[str] = "") -> list[dict[str, object]]:
+        """Suggestions for the provider pickers: names containing the typed text, accents ignored."""
+        with db.read() as session:
+            return lookup.suggest(session, q[:200])
+
+    @get("/{provider_id:int}/merger", sync_to_thread=True, guards=[operator_only])
+    def merger_form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:
+        with db.read() as session:
+            name = services.display_name(session, services.get_provider(session, provider_id).id or 0)
+        return Template(
+            "providers/merger.html", context={"values": {}, "errors": {}, "provider_id": provider_id, "name": name}
+        )
+
+    @post("/{provider_id:int}/merger", sync_to_thread=True, guards=[operator_only])
+    def record_merger(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, provider_id: FromPath[int], data: FormData
+    ) -> Template | Redirect:
+        candidates: dict[str, Any] = {}
+        try:
+            with db.write() as session:
+                provider = services.get_provider(session, provider_id)
+                if text(data, "kind") not in MERGER_RELATIONS:
+                    raise ValidationFailed({"kind": "choose whether the provider was absorbed or merged into another"})
+                successor_id, refusal = lookup.picked(session, data, "related_provider_id", "successor")
+                if refusal is not None:
+                    error, candidates = refusal
+                    raise error
+                services.add_relation(
+                    session,
+                    provider,
+                    kind=text(data, "kind"),
+                    related_provider_id=successor_id,
+                    valid_from=text(data, "valid_from"),
+                    actor=principal_of(request).actor,
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                name = services.display_name(session, provider_id)
+            context = {"provider_id": provider_id, "name": name, "candidates": candidates}
+            return form_page("providers/merger.html", context, data, error)
+        return done(request, f"/staff/providers/{provider_id}", "Merger recorded.")
 
     @get("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
     def suspend_form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:

@@ -21,6 +21,7 @@ from registry.agencies.services import list_agencies
 from registry.errors import Conflict, FieldErrors, ValidationFailed
 from registry.flash import done
 from registry.forms import FormData, codes, form_page, lines, text, values
+from registry.providers import lookup
 from registry.providers.services import display_name, get_provider
 from registry.qa import services
 from registry.qa.models import QAResult, QAResultContributingAgency
@@ -63,11 +64,14 @@ def _int_list(items: list[str], field: str, errors: FieldErrors) -> list[int]:
     return numbers
 
 
-def result_input(provider_id: FromPath[int], data: dict[str, Any]) -> ResultInput:
+def result_input(session: Session, provider_id: int, data: dict[str, Any]) -> ResultInput:
     """The form's fields as the service's input; malformed numbers fail like the service's own checks."""
     errors = FieldErrors()
     agency = _int_list([text(data, "agency_id")] if text(data, "agency_id") else [], "agency_id", errors)
-    joint = _int_list(codes(data, "other_provider_ids"), "other_provider_ids", errors)
+    # Joint programmes name their other providers, one per line, as people know them.
+    joint, unresolved = lookup.choose_many(session, lines(data, "other_providers"), "other_providers")
+    for key, message in unresolved.items():
+        errors.add(key, message)
     contributing = _int_list(values(data, "contributing_agency_ids"), "contributing_agency_ids", errors)
     levels = _int_list(values(data, "limit_eqf_levels"), "limit_eqf_levels", errors)
     programmes = parse_programmes(lines(data, "programmes"), errors)
@@ -152,7 +156,7 @@ class ResultPages(Controller):
         try:
             with db.write() as session:
                 get_provider(session, provider_id)
-                result = result_input(provider_id, data)
+                result = result_input(session, provider_id, data)
                 if not recordable_agencies(principal, [result.agency_id]):
                     raise PermissionDeniedException("You may only record results of your own agency.")
                 recorded = services.record_result(session, result, principal.actor)
@@ -240,7 +244,7 @@ class ResultPages(Controller):
                 result = context["result"]
                 version = int(text(data, "version")) if text(data, "version").isdigit() else 0
                 services.update_result(
-                    session, result, result_input(context["provider_id"], data), principal.actor, version
+                    session, result, result_input(session, context["provider_id"], data), principal.actor, version
                 )
         except Conflict as error:
             # Show what the other person changed next to what was typed, and offer to save over the new version.
@@ -302,7 +306,7 @@ def form_values(session: Session, result: QAResult) -> dict[str, Any]:
         "valid_to": result.valid_to.isoformat(),
         "conditions_due": result.conditions_due.isoformat() if result.conditions_due else "",
         "local_id": result.local_id or "",
-        "other_provider_ids": ", ".join(str(pid) for pid in provider_ids[1:]),
+        "other_providers": "\n".join(str(lookup.described(session, pid)["label"]) for pid in provider_ids[1:]),
         "contributing_agency_ids": [str(agency) for agency in contributing],
         "limit_eqf_levels": [str(level) for level in result.limit_eqf_levels],
         "limit_fields": ", ".join(result.limit_fields),

@@ -21,7 +21,7 @@ from registry.settings import get_settings
 from registry.timeutil import today, utcnow
 from registry.trust.models import TrustTimeline
 from registry.trust.verdict import Policy, Scope, evaluate
-from registry.vocabulary import MERGER_RELATIONS
+from registry.vocabulary import MERGER_RELATIONS, POSITIVE_DECISIONS
 
 
 def refresh(session: Session, provider_ids: Iterable[int]) -> set[int]:
@@ -121,6 +121,45 @@ def _successors(session: Session, provider_ids: set[int]) -> set[int]:
     return found
 
 
+def inherited_results(
+    session: Session, provider_id: int, seen: frozenset[int] = frozenset()
+) -> list[tuple[QAResult, dt.date, int]]:
+    """The covering results a provider counts from its predecessors: (result, counts from, holder).
+
+    A predecessor passes on what it counted on the merger date: its own positive results and,
+    transitively, those it had inherited itself, each still valid on that date. Negative results
+    are never passed on.
+    """
+    seen = seen | {provider_id}
+    mergers = session.exec(
+        select(ProviderRelation).where(
+            ProviderRelation.related_provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+        )
+    )
+    found: dict[int, tuple[QAResult, dt.date, int]] = {}
+    for merger in mergers:
+        merged_on = merger.valid_from
+        if merged_on is None or merger.provider_id in seen:
+            continue
+        counted: list[tuple[QAResult, dt.date | None, int]] = [
+            (result, None, merger.provider_id) for result in _own_results(session, merger.provider_id)
+        ]
+        counted += inherited_results(session, merger.provider_id, seen)
+        for result, counts_from, holder in counted:
+            if result.decision not in POSITIVE_DECISIONS or (counts_from is not None and counts_from > merged_on):
+                continue
+            if not _valid_on(result, merged_on):
+                continue
+            earlier = found.get(result.id or 0)
+            if earlier is None or merged_on < earlier[1]:
+                found[result.id or 0] = (result, merged_on, holder)
+    return list(found.values())
+
+
+def _valid_on(result: QAResult, day: dt.date) -> bool:
+    return result.valid_from <= day <= result.valid_to and (result.revoked_from is None or day < result.revoked_from)
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -137,22 +176,10 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
         _result_entry(session, result, counts_from=None, inherited_from=None)
         for result in _own_results(session, provider_id)
     ]
-    # Results of providers this one absorbed or succeeded count from the merger while still valid.
-    mergers = session.exec(
-        select(ProviderRelation).where(
-            ProviderRelation.related_provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
-        )
-    )
-    for merger in mergers:
-        merged_on = merger.valid_from
-        if merged_on is None:
-            continue
-        for result in _own_results(session, merger.provider_id):
-            still_valid = result.valid_from <= merged_on <= result.valid_to and (
-                result.revoked_from is None or merged_on < result.revoked_from
-            )
-            if still_valid:
-                results.append(_result_entry(session, result, counts_from=merged_on, inherited_from=merger.provider_id))
+    own_ids = {entry["result_id"] for entry in results}
+    for result, counts_from, holder in inherited_results(session, provider_id):
+        if result.id not in own_ids:
+            results.append(_result_entry(session, result, counts_from=counts_from, inherited_from=holder))
     merged_into = session.exec(
         select(ProviderRelation).where(
             ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)

@@ -80,6 +80,43 @@ def covers(result: dict[str, Any], scope: Scope) -> bool:
     return False
 
 
+def negative_applies(result: dict[str, Any], scope: Scope) -> bool:
+    """Whether the asked scope lies within a negative result's limits.
+
+    A query without a scope is blocked only by a negative result without limits; a query never
+    names a jurisdiction, so a negative result limited to jurisdictions blocks no query.
+    """
+    limits = result["limits"]
+    if limits["jurisdictions"]:
+        return False
+    if limits["eqf_levels"] and scope.eqf_level not in limits["eqf_levels"]:
+        return False
+    return not limits["fields"] or bool(scope.field and any(scope.field.startswith(code) for code in limits["fields"]))
+
+
+def _why_not_blocking(result: dict[str, Any], latest_start: str, scope: Scope) -> str:
+    described = f"A negative {_describe(result)}, valid from {result['valid_from']}"
+    if not negative_applies(result, scope):
+        return f"{described}, is limited to {limits_text(result['limits'])} and does not apply to {_scope_text(scope)}."
+    return f"{described}, is older than a covering result valid from {latest_start}."
+
+
+def limits_text(limits: dict[str, list[Any]]) -> str:
+    """A result's limits in words, e.g. "EQF levels 7, 8; fields 04"."""
+    parts = []
+    if limits.get("eqf_levels"):
+        parts.append(
+            "EQF level" + ("s " if len(limits["eqf_levels"]) > 1 else " ") + ", ".join(map(str, limits["eqf_levels"]))
+        )
+    if limits.get("fields"):
+        parts.append("field" + ("s " if len(limits["fields"]) > 1 else " ") + ", ".join(limits["fields"]))
+    if limits.get("jurisdictions"):
+        parts.append(
+            "jurisdiction" + ("s " if len(limits["jurisdictions"]) > 1 else " ") + ", ".join(limits["jurisdictions"])
+        )
+    return "; ".join(parts) or "no limits"
+
+
 def _describe(result: dict[str, Any]) -> str:
     agency = result["agency"]["acronym"] or result["agency"]["name"]
     return f"{result['activity_type']} result {result['result_id']} by {agency}"
@@ -118,34 +155,43 @@ def evaluate(document: dict[str, Any], day: dt.date, scope: Scope, policy: Polic
 
     results = document["results"]
 
+    def registered(result: dict[str, Any]) -> bool:
+        return not policy.require_eqar_registered or result["agency"]["eqar_registered_at_decision"]
+
     def eligible(result: dict[str, Any]) -> bool:
-        return result["decision"] in POSITIVE_DECISIONS and (
-            not policy.require_eqar_registered or result["agency"]["eqar_registered_at_decision"]
-        )
+        return result["decision"] in POSITIVE_DECISIONS and registered(result)
 
     covering = [r for r in results if eligible(r) and _valid_at(r, today) and covers(r, scope)]
     latest_start = max((r["valid_from"] for r in covering), default="")
+    # A negative result by an agency that was not registered on its start counts for nothing.
     negatives = [
         r
         for r in results
         if r["decision"] == "negative"
         and r["activity_type"] in INSTITUTION_WIDE_ACTIVITIES
+        and registered(r)
         and _valid_at(r, today)
-        and r["valid_from"] > latest_start
     ]
-    if negatives:
-        newest = negatives[-1]
+    blocking = [r for r in negatives if r["valid_from"] > latest_start and negative_applies(r, scope)]
+    if blocking:
+        newest = blocking[-1]
         return outcome(
             "not_trusted",
             [newest],
             [f"A negative {_describe(newest)}, valid from {newest['valid_from']}, is the latest decision."],
         )
+    # Negative results that block nothing still show in the basis and the reasons.
+    noted = [(r, _why_not_blocking(r, latest_start, scope)) for r in negatives]
+
+    def outcome_noting(status: str, basis: list[dict[str, Any]], reasons: list[str], due: str | None = None) -> Outcome:
+        return outcome(status, basis + [r for r, _ in noted], reasons + [why for _, why in noted], due)
+
     if covering:
         if policy.require_internal_qa_years is not None:
             accepted_at = internal_qa["accepted_at"]
             oldest = _years_before(day, policy.require_internal_qa_years)
             if accepted_at is None or accepted_at < oldest:
-                return outcome(
+                return outcome_noting(
                     "not_trusted",
                     covering,
                     [
@@ -159,7 +205,7 @@ def evaluate(document: dict[str, Any], day: dt.date, scope: Scope, policy: Polic
         reasons = [f"Covered by {_describe(r)}, valid {r['valid_from']} to {r['valid_to']}." for r in covering]
         if with_conditions:
             reasons.append("Every covering result carries conditions or restrictions.")
-        return outcome(
+        return outcome_noting(
             "trusted_with_conditions" if with_conditions else "trusted",
             covering,
             reasons,
@@ -174,15 +220,18 @@ def evaluate(document: dict[str, Any], day: dt.date, scope: Scope, policy: Polic
             if last["revoked_from"] and last["revoked_from"] <= today
             else (f"ended on {last['valid_to']}")
         )
-        return outcome("expired", ended, [f"The last covering result, {_describe(last)}, {how}."])
+        return outcome_noting("expired", ended, [f"The last covering result, {_describe(last)}, {how}."])
     out_of_scope = [r for r in results if eligible(r) and _valid_at(r, today)]
     if out_of_scope:
-        return outcome(
+        return outcome_noting(
             "not_covered",
             out_of_scope,
-            [f"The provider holds valid QA results, but none covers the asked scope ({_scope_text(scope)})."],
+            [
+                "The provider holds valid QA results, but none covers the asked scope "
+                f"({_scope_text(scope)}{'' if scope != Scope() else '; only programme-level results are held'})."
+            ],
         )
-    return outcome("not_trusted", [], _why_nothing(results, today, policy))
+    return outcome_noting("not_trusted", [], _why_nothing(results, today, policy))
 
 
 def _why_nothing(results: list[dict[str, Any]], today: str, policy: Policy) -> list[str]:
@@ -192,12 +241,12 @@ def _why_nothing(results: list[dict[str, Any]], today: str, policy: Policy) -> l
     for result in results:
         if result["valid_from"] > today:
             reasons.append(f"{_describe(result)} only starts on {result['valid_from']}.")
-        elif result["decision"] not in POSITIVE_DECISIONS:
-            reasons.append(f"{_describe(result)} has the decision {result['decision']!r}.")
         elif policy.require_eqar_registered and not result["agency"]["eqar_registered_at_decision"]:
             reasons.append(
                 f"{_describe(result)} was issued by an agency not registered on EQAR on {result['valid_from']}."
             )
+        elif result["decision"] not in POSITIVE_DECISIONS:
+            reasons.append(f"{_describe(result)} has the decision {result['decision']!r}.")
     return reasons or ["No external QA result covers this provider at this date."]
 
 
@@ -209,7 +258,7 @@ def _scope_text(scope: Scope) -> str:
         parts.append(f"field {scope.field}")
     if scope.programme:
         parts.append(f"programme {scope.programme}")
-    return ", ".join(parts) or "the provider's provision as a whole; only programme-level results are held"
+    return ", ".join(parts) or "the provider's provision as a whole"
 
 
 def _day_before(day: str | None) -> str:

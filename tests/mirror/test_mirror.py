@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
@@ -21,6 +22,7 @@ from registry.agencies.models import Agency
 from registry.agencies.services import add_registration
 from registry.cli import main
 from registry.db import session_scope
+from registry.errors import ValidationFailed
 from registry.mirror import store
 from registry.mirror import sync as mirror_sync
 from registry.mirror.app import create_mirror_app
@@ -99,12 +101,14 @@ def random_writes(source: Source, rng: random.Random, rounds: int, settings: Set
                 qa.withdraw_result(session, rng.choice(results), reason="recorded in error", actor=f.TEST)
             elif kind == "revoke":
                 result = rng.choice([r for r in results if r.revoked_from is None] or results)
-                qa.revoke_result(
-                    session,
-                    result,
-                    revoked_from=result.valid_from + dt.timedelta(days=rng.randrange(1, 900)),
-                    actor=f.TEST,
-                )
+                # A revocation after the result's end is refused: nothing is written.
+                with contextlib.suppress(ValidationFailed):
+                    qa.revoke_result(
+                        session,
+                        result,
+                        revoked_from=result.valid_from + dt.timedelta(days=rng.randrange(1, 900)),
+                        actor=f.TEST,
+                    )
             elif kind == "suspend":
                 start = dt.date(2016, 1, 1) + dt.timedelta(days=rng.randrange(0, 4000))
                 suspend(
@@ -149,20 +153,28 @@ def random_writes(source: Source, rng: random.Random, rounds: int, settings: Set
                 )
             elif kind == "merge":
                 absorbed, into = rng.sample(providers, 2)
-                add_relation(
-                    session,
-                    absorbed,
-                    kind="absorbed by",
-                    related_provider_id=into.id or 0,
-                    valid_from=dt.date(2018, 1, 1) + dt.timedelta(days=rng.randrange(0, 2500)),
-                    actor=f.TEST,
-                )
+                # A random merger may be refused (a second merger, a loop, a closed successor): nothing is written.
+                with contextlib.suppress(ValidationFailed):
+                    add_relation(
+                        session,
+                        absorbed,
+                        kind="absorbed by",
+                        related_provider_id=into.id or 0,
+                        valid_from=dt.date(2018, 1, 1) + dt.timedelta(days=rng.randrange(0, 2500)),
+                        actor=f.TEST,
+                    )
             elif kind == "window":
                 agency = rng.choice(agencies[-4:])
                 start = dt.date(2008, 1, 1) + dt.timedelta(days=rng.randrange(0, 4000))
-                add_registration(
-                    session, agency, registered_from=start, registered_to=start + dt.timedelta(days=1800), actor=f.TEST
-                )
+                # A window overlapping one already recorded is refused: nothing is written.
+                with contextlib.suppress(ValidationFailed):
+                    add_registration(
+                        session,
+                        agency,
+                        registered_from=start,
+                        registered_to=start + dt.timedelta(days=1800),
+                        actor=f.TEST,
+                    )
             else:
                 provider = rng.choice(providers)
                 update_provider(session, provider, {"name": f"Renamed {rng.randrange(1000)}"}, f.TEST, provider.version)

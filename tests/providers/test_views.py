@@ -103,8 +103,16 @@ class TestEditConflict:
             {"name": "Alpha Test University", "country": "DE", "provider_type": "private HEI", "version": "1"},
         )
         page = client.get(f"/staff/providers/{world.provider_p}").text
-        assert "provider.update" in page
-        assert "<del>public HEI</del> → <ins>private HEI</ins>" in page
+        assert "provider.update" not in page
+        assert "edited Alpha Test University" in page
+        assert "<strong>type</strong>: <del>public HEI</del> → <ins>private HEI</ins>" in page
+        # Unchanged fields and bookkeeping stay out of the edit's row.
+        edit_row = re.search(
+            r"<tr><td>[^<]*</td><td>operator</td><td>edited Alpha Test University</td>.*?</tr>", page, re.S
+        )
+        assert edit_row is not None
+        assert "<strong>country</strong>" not in edit_row.group(0)
+        assert "<strong>version</strong>" not in edit_row.group(0)
 
 
 class TestIdentifiers:

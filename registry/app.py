@@ -37,6 +37,8 @@ from registry.db import get_engine
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
+from registry.federation.api import Federation, FederationController, entity_configuration
+from registry.federation.views import TrustMarkPage
 from registry.mail.views import OutboxPages
 from registry.providers.api import ProviderController
 from registry.providers.proof_views import IdentifierProofPages
@@ -45,9 +47,10 @@ from registry.qa.views import ReportFilePages, ResultPages, report_file
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
+from registry.trqp.api import TrqpController, trqp_discovery
 from registry.trust.api import TrustController, TrustLookup, jwks
 from registry.trust.models import SigningKey
-from registry.trust.signing import VerdictSigner, ensure_key
+from registry.trust.signing import FEDERATION, VerdictSigner, ensure_key
 from registry.trust.sqlite_reader import SqliteLookupReader
 from registry.web import (
     Database,
@@ -106,10 +109,17 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         reader = SqliteLookupReader(bind)
     trust_lookup = TrustLookup(database, settings, VerdictSigner(_create_key), reader)
 
+    def _create_federation_key() -> SigningKey:
+        with database.write() as session:
+            return ensure_key(session, FEDERATION)
+
+    federation = Federation(trust_lookup, VerdictSigner(_create_federation_key, FEDERATION))
+
     def _first_signing_key() -> None:
         # The embedded default creates its first key itself; without a database, lookups fail closed anyway.
         try:
             _create_key()
+            _create_federation_key()
         except DBAPIError as error:
             logging.getLogger("registry").warning("no signing key created at start-up: %s", error.orig)
 
@@ -148,7 +158,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         samesite="lax",
         secure=settings.secure_cookies,
         # Machine routes never read a browser session; skipping them spares the store a lookup per verdict.
-        exclude=["/api/", "/.well-known/", "/static/", "/healthz", "/readyz", "/schema"],
+        exclude=["/api/", "/.well-known/", "/federation/", "/trqp/", "/static/", "/healthz", "/readyz", "/schema"],
     )
     csrf = CSRFConfig(
         secret=secret,
@@ -157,7 +167,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         cookie_httponly=True,
         cookie_samesite="lax",
         # The machine API authenticates with tokens, not cookies, so cross-site forgery does not apply.
-        exclude=["/api/"],
+        exclude=["/api/", "/federation/", "/trqp/"],
     )
 
     return Litestar(
@@ -167,6 +177,11 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             home,
             jwks,
             TrustController,
+            entity_configuration,
+            FederationController,
+            TrustMarkPage,
+            TrqpController,
+            trqp_discovery,
             ProviderController,
             ProviderStatusEvents,
             CalendarFeeds,
@@ -233,7 +248,15 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         middleware=[sessions.middleware],
         stores={"sessions": DatabaseSessionStore(database)},
         csrf_config=csrf,
-        state=State({"settings": settings, "database": database, "scheduler": jobs, "trust_lookup": trust_lookup}),
+        state=State(
+            {
+                "settings": settings,
+                "database": database,
+                "scheduler": jobs,
+                "trust_lookup": trust_lookup,
+                "federation": federation,
+            }
+        ),
         on_startup=[_first_signing_key, _start_jobs, _freeze_start_up_objects],
         on_shutdown=[_stop_jobs],
         debug=settings.debug,

@@ -73,6 +73,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             "/no-such-page",
             "/request-entry",
             "/invitations/not-a-real-token",
+            "/trust-marks/esg-2015",
         ]
         for path in pages:
             assert client.get(path, headers=HTML).status_code in (200, 404), path

@@ -51,7 +51,6 @@ def _suspend(session: Session, provider_id: int) -> None:
     suspend(session, provider, suspended_from=today(), suspended_to=None, reason="test", actor=Actor("test"))
 
 
-
 def _verify(token: str, configuration: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims of a JWT that verifies against the entity configuration's keys (fails otherwise)."""
     verified = jws.deserialize_compact(token, KeySet.import_key_set(configuration["jwks"]), algorithms=["ES256"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
 from registry.timeutil import utcnow
 from registry.trqp import services
 from registry.trust.api import TrustLookup
-from registry.web import DatabaseDep, SettingsDep
+from registry.web import DatabaseDep, SettingsDep, problem
 
 AUTHORIZATION_EXAMPLE = {
     "entity_id": "did:web:northbridge.example",
@@ -29,9 +29,22 @@ RECOGNITION_EXAMPLE = {
 }
 
 
+def too_deep(request: Request[Any, Any, Any], _: RecursionError) -> Response[Any]:
+    """A body nested past the JSON decoder's depth is a malformed request, not a server fault."""
+    return problem(
+        request,
+        400,
+        "Invalid input",
+        "The request body is nested too deeply to be a TRQP request.",
+        "invalid-input",
+        {"body": "send a flat JSON object with entity_id, authority_id and action"},
+    )
+
+
 class TrqpController(Controller):
     path = "/trqp"
     tags = ["Trust Registry Query Protocol"]
+    exception_handlers = {RecursionError: too_deep}  # noqa: RUF012 (Litestar reads it from the class)
 
     @post(
         "/authorization",

@@ -38,6 +38,7 @@ TRUST_MARK_STATUS_TYPE = "trust-mark-status-response+jwt"
 VERDICT_ENTITY_TYPE = "esg_quality_assurance"
 SUBORDINATE_ENTITY_TYPES = ("federation_entity", VERDICT_ENTITY_TYPE)
 MAX_SUB_LENGTH = 2048
+MAX_TRUST_MARK_LENGTH = 16384
 
 
 class FederationError(Exception):
@@ -260,6 +261,10 @@ def trust_mark_status(
     """active, expired, revoked (the verdict it stood for has changed) or invalid (not a mark of ours)."""
     if token is None or not token.strip():
         raise FederationError(400, "invalid_request", "the trust_mark parameter (the trust mark JWT) is required")
+    if len(token) > MAX_TRUST_MARK_LENGTH:
+        raise FederationError(
+            400, "invalid_request", f"a trust mark of this registry is under {MAX_TRUST_MARK_LENGTH} characters"
+        )
     try:
         decoded = jws.deserialize_compact(token.strip(), KeySet.import_key_set(jwks), algorithms=["ES256"])  # type: ignore[arg-type]
         claims = msgspec.json.decode(decoded.payload)

@@ -12,8 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection
+from sqlmodel import Session
 
 from registry.agencies import services as agencies
 from registry.agencies.models import Agency
@@ -155,33 +155,11 @@ def _answer(query: TrqpQuery, now: dt.datetime) -> dict[str, Any]:
     return answer
 
 
-def find_agency(session: Session, identifier: str) -> Agency | None:
-    """An agency by DEQAR id (e.g. 12 or DEQARAGENCY12), acronym, name or website."""
-    text = identifier.strip()
-    number = text.upper().removeprefix("DEQARAGENCY")
-    if number.isdigit():
-        found = session.exec(select(Agency).where(Agency.deqar_agency_id == int(number))).first()
-        if found is not None:
-            return found
-    lowered = text.lower()
-    return session.exec(
-        select(Agency)
-        .where(
-            or_(
-                func.lower(Agency.acronym) == lowered,
-                func.lower(Agency.name) == lowered,
-                func.lower(col(Agency.website)) == lowered.rstrip("/"),
-            )
-        )
-        .order_by(col(Agency.id))
-    ).first()
-
-
 def authority_agency(session: Session, query: TrqpQuery, settings: Settings) -> Agency | None:
     """None when the authority is this registry itself; the agency when it names one; else not found."""
     if query.authority_id.rstrip("/") == settings.base_url:
         return None
-    agency = find_agency(session, query.authority_id)
+    agency = agencies.find_agency(session, query.authority_id)
     if agency is None:
         raise NotFound(
             f"{query.authority_id!r} is neither this registry ({settings.base_url}) nor a QA agency it knows.",
@@ -234,7 +212,7 @@ def recognise(session: Session, query: TrqpQuery, settings: Settings, now: dt.da
             f"This registry answers recognition queries for itself only ({settings.base_url}).",
             {"authority_id": f"give this registry's identifier, {settings.base_url}"},
         )
-    agency = find_agency(session, query.entity_id)
+    agency = agencies.find_agency(session, query.entity_id)
     if agency is None:
         raise NotFound(
             f"{query.entity_id!r} is not a QA agency known to this registry.",

@@ -58,13 +58,16 @@ def ensure_key(session: Session, purpose: str = VERDICT) -> SigningKey:
     return active_key(session, purpose) or create_key(session, purpose)
 
 
-def rotate(session: Session, lifetime: int, purpose: str = VERDICT) -> SigningKey:
-    """Retire the active key (still published until the last statement it signed expires) and add a new one."""
+def rotate(session: Session, verdict_lifetime: int, purpose: str = VERDICT) -> SigningKey:
+    """Retire the active key (still published until the last statement it signed expires) and add a new one.
+
+    Nothing either kind of key signs outlives verdict_lifetime, federation entity configurations included.
+    """
     now = utcnow()
     active = select(SigningKey).where(col(SigningKey.retired_at).is_(None), SigningKey.purpose == purpose)
     for key in session.exec(active):
         key.retired_at = now
-        key.publish_until = now + dt.timedelta(seconds=lifetime)
+        key.publish_until = now + dt.timedelta(seconds=verdict_lifetime)
         session.add(key)
     session.flush()
     return create_key(session, purpose)

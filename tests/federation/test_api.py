@@ -210,8 +210,9 @@ class TestTrustMarks:
         assert status("not-a-jwt") == "invalid"
 
     def test_a_status_request_without_a_trust_mark_is_invalid(self, client: TestClient) -> None:
-        response = client.post("/federation/trust_mark_status", data={})
-        assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+        for form in ({}, {"trust_mark": ""}, {"trust_mark": "a" * 20000}):
+            response = client.post("/federation/trust_mark_status", data=form)
+            assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
 @pytest.mark.usefixtures("demo")

@@ -361,7 +361,8 @@ def subordinate_ids(
         statement = statement.order_by(identifiers.value).limit(size)
     policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
     stale: dict[int, bool] = {}
-    rows = session.connection().execution_options(yield_per=1000).execute(statement)
+    # Options on the statement, not the connection: those would outlive this query on a pooled connection.
+    rows = session.connection().execute(statement.execution_options(yield_per=1000))
     for value, until, provider_id in rows:
         if until is not None and until <= day:
             if provider_id not in stale:

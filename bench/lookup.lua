@@ -1,10 +1,23 @@
--- wrk script: trust lookups of random real identifiers at random dates.
--- Arguments after "--": identifiers file (percent-encoded, one a line), optional Accept header.
+-- wrk script: trust lookups of random real identifiers at random dates, or the standard protocols' queries.
+-- Arguments after "--": identifiers file (percent-encoded, one a line), the kind of request, and for
+-- "lookup" an optional Accept header, for "trqp" the registry's identifier (TRQP authority_id).
+--   lookup: GET /api/v1/trust?identifier=…&at=<random date>
+--   fetch:  GET /federation/fetch?sub=…               (OpenID Federation subordinate statement, signed)
+--   trqp:   POST /trqp/authorization {entity_id, authority_id, action: "issue"}
 
 local identifiers = {}
-local accept = nil
+local kind = "lookup"
+local extra = nil
 local first_day = os.time({year = 2008, month = 1, day = 1, hour = 12})
 local days = 6900
+
+local function decode(value)
+  return (value:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
+end
+
+local function json_string(value)
+  return '"' .. value:gsub('[\\"]', function(c) return "\\" .. c end) .. '"'
+end
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -12,17 +25,26 @@ function init(args)
       identifiers[#identifiers + 1] = line
     end
   end
-  accept = args[2]
+  kind = args[2] or "lookup"
+  extra = args[3]
   -- Threads start together; seed each differently so they ask different questions.
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
 end
 
 function request()
   local identifier = identifiers[math.random(#identifiers)]
+  if kind == "fetch" then
+    return wrk.format("GET", "/federation/fetch?sub=" .. identifier)
+  end
+  if kind == "trqp" then
+    local body = '{"entity_id":' .. json_string(decode(identifier)) .. ',"authority_id":' .. json_string(extra)
+      .. ',"action":"issue"}'
+    return wrk.format("POST", "/trqp/authorization", {["Content-Type"] = "application/json"}, body)
+  end
   local at = os.date("!%Y-%m-%d", first_day + math.random(0, days) * 86400)
   local headers = {}
-  if accept then
-    headers["Accept"] = accept
+  if extra then
+    headers["Accept"] = extra
   end
   return wrk.format("GET", "/api/v1/trust?identifier=" .. identifier .. "&at=" .. at, headers)
 end

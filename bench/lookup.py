@@ -6,13 +6,16 @@
 Registries are built once under bench/out/ and reused. Each server runs as `registry serve` does
 (uvicorn, one worker) on 127.0.0.1, ports 8100-8199, and is loaded with wrk (32 connections), or
 with a small asyncio load generator when wrk is absent. Lookups ask about random real identifiers
-(about 100,000 sampled from the registry) at random dates between 2008 and 2026.
+(about 100,000 sampled from the registry) at random dates between 2008 and 2026. The standard
+protocols are loaded beside them with identifiers whose verdict today is trusted: OpenID Federation
+fetch (a signed subordinate statement with a signed trust mark inside) and TRQP authorization.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
@@ -27,6 +30,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
@@ -169,12 +173,25 @@ def run_bare(port: int) -> None:
     uvicorn.run(bare_app(), host=HOST, port=port, workers=1, log_level="info", access_log=False)
 
 
-def wrk_load(port: int, identifiers: Path, duration: float, connections: int, accept: str | None) -> Load:
+@dataclass(frozen=True)
+class Kind:
+    """What a load asks: "lookup" (with accept), "fetch" or "trqp"."""
+
+    name: str = "lookup"
+    accept: str | None = None
+
+
+LOOKUP, SIGNED, FETCH, TRQP = Kind(), Kind(accept=JWT), Kind("fetch"), Kind("trqp")
+
+
+def wrk_load(port: int, identifiers: Path, duration: float, connections: int, kind: Kind) -> Load:
     # One wrk thread: the machine has two cores and the server needs one of them.
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "5s"]
-    command += ["-s", str(LUA_SCRIPT), f"http://{HOST}:{port}", "--", str(identifiers)]
-    if accept:
-        command.append(accept)
+    command += ["-s", str(LUA_SCRIPT), f"http://{HOST}:{port}", "--", str(identifiers), kind.name]
+    if kind.name == "trqp":
+        command.append(f"http://{HOST}:{port}")
+    elif kind.accept:
+        command.append(kind.accept)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"RESULT (.*)", output)
     if match is None:
@@ -189,23 +206,38 @@ def wrk_load(port: int, identifiers: Path, duration: float, connections: int, ac
     )
 
 
-async def _python_load(
-    port: int, identifiers: list[str], duration: float, connections: int, accept: str | None
-) -> Load:
+def _request(kind: Kind, identifier: str, port: int, rng: random.Random) -> bytes:
+    """One HTTP/1.1 request of this kind; identifier is percent-encoded."""
+    if kind.name == "fetch":
+        return f"GET /federation/fetch?sub={identifier} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    if kind.name == "trqp":
+        body = json.dumps(
+            {"entity_id": unquote(identifier), "authority_id": f"http://{HOST}:{port}", "action": "issue"}
+        ).encode()
+        head = (
+            f"POST /trqp/authorization HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+    extra = f"Accept: {kind.accept}\r\n" if kind.accept else ""
+    at = f"{rng.randrange(2008, 2027)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
+    target = f"/api/v1/trust?identifier={identifier}&at={at}"
+    return f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\n{extra}\r\n".encode()
+
+
+async def _python_load(port: int, identifiers: list[str], duration: float, connections: int, kind: Kind) -> Load:
     latencies: list[float] = []
     failures = 0
     deadline = time.monotonic() + duration
-    extra = f"Accept: {accept}\r\n" if accept else ""
     rng = random.Random()
 
     async def connection() -> None:
         nonlocal failures
         reader, writer = await asyncio.open_connection(HOST, port)
         while time.monotonic() < deadline:
-            at = f"{rng.randrange(2008, 2027)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
-            target = f"/api/v1/trust?identifier={rng.choice(identifiers)}&at={at}"
+            request = _request(kind, rng.choice(identifiers), port, rng)
             started = time.perf_counter()
-            writer.write(f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\n{extra}\r\n".encode())
+            writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             length = re.search(rb"content-length:\s*(\d+)", head, re.IGNORECASE)
             await reader.readexactly(int(length.group(1)) if length else 0)
@@ -225,15 +257,41 @@ async def _python_load(
     return Load(len(latencies) / elapsed, percentile(0.50), percentile(0.99), len(latencies), failures)
 
 
-def python_load(port: int, identifiers: Path, duration: float, connections: int, accept: str | None) -> Load:
+def python_load(port: int, identifiers: Path, duration: float, connections: int, kind: Kind) -> Load:
     values = [line for line in identifiers.read_text().splitlines() if line]
-    return asyncio.run(_python_load(port, values, duration, connections, accept))
+    return asyncio.run(_python_load(port, values, duration, connections, kind))
 
 
-def load(port: int, identifiers: Path, duration: float, connections: int, accept: str | None = None) -> Load:
+def load(port: int, identifiers: Path, duration: float, connections: int, kind: Kind = LOOKUP) -> Load:
     if shutil.which("wrk"):
-        return wrk_load(port, identifiers, duration, connections, accept)
-    return python_load(port, identifiers, duration, connections, accept)
+        return wrk_load(port, identifiers, duration, connections, kind)
+    return python_load(port, identifiers, duration, connections, kind)
+
+
+def trusted_identifiers(path: Path) -> Path:
+    """Resolving identifiers (percent-encoded, one a line) whose provider's verdict today is trusted."""
+    from sqlalchemy import create_engine, text
+
+    sample = path.with_suffix(".trusted")
+    if sample.exists():
+        return sample
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT i.value FROM provider_identifier i JOIN trust_timeline t ON t.provider_id = i.provider_id "
+                "WHERE t.current_status IN ('trusted', 'trusted_with_conditions') "
+                "AND i.origin IN ('agency', 'imported', 'proven') "
+                "AND (i.valid_from IS NULL OR i.valid_from <= date('now')) "
+                "AND (i.valid_to IS NULL OR i.valid_to >= date('now')) "
+                "ORDER BY random() LIMIT :limit"
+            ),
+            {"limit": 100_000},
+        )
+        values = [quote(row[0], safe="") for row in rows]
+    engine.dispose()
+    sample.write_text("\n".join(values) + "\n")
+    return sample
 
 
 def combine(loads: list[Load]) -> Load:
@@ -258,6 +316,7 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
     print(f"   built in {seconds:.0f} s" if seconds else "   reused the cached build", flush=True)
     print(f"   today's statuses: {status_counts(database)}", flush=True)
     identifiers = lookup_identifiers(database)
+    trusted = trusted_identifiers(database)
     taken: set[int] = set()
     registry = serve_registry(database, free_port(taken))
     bare = serve_bare(free_port(taken))
@@ -266,28 +325,41 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
         # Warm both servers (imports, caches, the file's pages) before measuring.
         load(bare.port, identifiers, warm, connections)
         load(registry.port, identifiers, warm, connections)
-        load(registry.port, identifiers, warm, connections, JWT)
-        runs: dict[str, list[Load]] = {"bare": [], "lookup": [], "signed": [], "lookup@1": []}
+        load(registry.port, identifiers, warm, connections, SIGNED)
+        load(registry.port, trusted, warm, connections, FETCH)
+        load(registry.port, trusted, warm, connections, TRQP)
+        runs: dict[str, list[Load]] = {
+            "bare": [],
+            "lookup": [],
+            "signed": [],
+            "lookup@1": [],
+            "fetch": [],
+            "trqp": [],
+        }
         # Interleaved rounds: on a shared machine a burst of other work then hits every kind alike.
         share = max(1.0, duration / rounds)
         for _ in range(rounds):
             runs["bare"].append(load(bare.port, identifiers, share, connections))
             runs["lookup"].append(load(registry.port, identifiers, share, connections))
-            runs["signed"].append(load(registry.port, identifiers, share, connections, JWT))
+            runs["signed"].append(load(registry.port, identifiers, share, connections, SIGNED))
             # One connection: the lookup's own service time, without 31 requests queued ahead of it.
             runs["lookup@1"].append(load(registry.port, identifiers, max(1.0, share / 2), 1))
+            # The standard protocols, on identifiers trusted today (every answer a 200).
+            runs["fetch"].append(load(registry.port, trusted, share, connections, FETCH))
+            runs["trqp"].append(load(registry.port, trusted, share, connections, TRQP))
         figures = {name: combine(loads) for name, loads in runs.items()}
         rss = registry.rss_mb()
         bare_rss = bare.rss_mb()
     finally:
         registry.stop()
         bare.stop()
-    print(f"   {'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'failed':>7}")
+    print(f"   {'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'vs signed':>9} {'failed':>7}")
     for name, figure in figures.items():
         ratio = figure.requests_per_second / figures["bare"].requests_per_second
+        signed = figure.requests_per_second / figures["signed"].requests_per_second
         print(
             f"   {name:8} {figure.requests_per_second:9.0f} {figure.p50_ms:8.2f} {figure.p99_ms:8.2f} "
-            f"{ratio:8.2f} {figure.failures:7d}"
+            f"{ratio:8.2f} {signed:9.2f} {figure.failures:7d}"
         )
     # On a shared machine the spread of paired rounds shows how far one figure can be trusted.
     for name in ("lookup", "signed"):
@@ -320,6 +392,9 @@ def report_targets(results: dict[int, dict[str, Any]], connections: int) -> None
         )
         signed = at["signed"].requests_per_second / at["bare"].requests_per_second
         line(signed >= 1 / 3, f"signed lookups at 100,000 reach >= 1/3 of the bare endpoint's req/s: {signed:.2f}")
+        for name, what in (("fetch", "OpenID Federation fetch"), ("trqp", "TRQP authorization")):
+            share = at[name].requests_per_second / at["signed"].requests_per_second
+            line(share >= 0.8, f"{what} at 100,000 reaches >= 0.8 of the signed lookup's req/s: {share:.2f}")
     small, large = results.get(1_000), results.get(1_000_000)
     if small is None or large is None:
         line(None, "p50 at 1,000,000 within 1.3x of p50 at 1,000: needs both sizes in --sizes")

@@ -37,6 +37,8 @@ from registry.db import begin_write, get_engine, sqlite_file
 from registry.deadlines.api import CalendarFeeds, ProviderStatusEvents
 from registry.deadlines.views import CalendarPages, ChangesPage, DashboardPage
 from registry.errors import RegistryError
+from registry.federation.api import Federation, FederationController, entity_configuration
+from registry.federation.views import TrustMarkPage
 from registry.forms import field_label
 from registry.headers import security_headers
 from registry.mail.views import OutboxPages
@@ -50,11 +52,12 @@ from registry.request_checks import refuse_unreadable_input
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
+from registry.trqp.api import TrqpController, trqp_discovery
 from registry.trust import feed
 from registry.trust.api import TrustController, TrustLookup, jwks
 from registry.trust.list_api import FeedWatcher, TrustListController
 from registry.trust.models import SigningKey
-from registry.trust.signing import VerdictSigner, ensure_key
+from registry.trust.signing import FEDERATION, VerdictSigner, ensure_key
 from registry.trust.sqlite_reader import SqliteLookupReader
 from registry.web import (
     Database,
@@ -116,10 +119,17 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         reader = SqliteLookupReader(bind, settings.database_lock_timeout)
     trust_lookup = TrustLookup(database, settings, VerdictSigner(_create_key), reader)
 
+    def _create_federation_key() -> SigningKey:
+        with database.write() as session:
+            return ensure_key(session, FEDERATION)
+
+    federation = Federation(trust_lookup, VerdictSigner(_create_federation_key, FEDERATION))
+
     def _first_signing_key() -> None:
         # The embedded default creates its first key itself; without a database, lookups fail closed anyway.
         try:
             _create_key()
+            _create_federation_key()
         except DBAPIError as error:
             logging.getLogger("registry").warning("no signing key created at start-up: %s", error.orig)
 
@@ -163,7 +173,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         samesite="lax",
         secure=settings.secure_cookies,
         # Machine routes never read a browser session; skipping them spares the store a lookup per verdict.
-        exclude=["/api/", "/.well-known/", "/static/", "/healthz", "/readyz", "/schema"],
+        exclude=["/api/", "/.well-known/", "/federation/", "/trqp/", "/static/", "/healthz", "/readyz", "/schema"],
     )
     csrf = CSRFConfig(
         secret=secret,
@@ -172,7 +182,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         cookie_httponly=True,
         cookie_samesite="lax",
         # The machine API authenticates with tokens, not cookies, so cross-site forgery does not apply.
-        exclude=["/api/"],
+        exclude=["/api/", "/federation/", "/trqp/"],
     )
 
     return Litestar(
@@ -183,6 +193,11 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             jwks,
             TrustController,
             TrustListController,
+            entity_configuration,
+            FederationController,
+            TrustMarkPage,
+            TrqpController,
+            trqp_discovery,
             ProviderController,
             ProviderStatusEvents,
             CalendarFeeds,
@@ -253,6 +268,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
                 "scheduler": jobs,
                 "trust_lookup": trust_lookup,
                 "feed_watcher": FeedWatcher(_feed_position),
+                "federation": federation,
             }
         ),
         before_send=[security_headers(https=settings.base_url.startswith("https://"))],

@@ -178,14 +178,22 @@ def keys() -> None:
 
 
 @keys.command("rotate")
-def keys_rotate() -> None:
-    """Add a new signing key; the old one stays published until its last verdict expires."""
+@click.option(
+    "--purpose",
+    type=click.Choice(["verdict", "federation"]),
+    default="verdict",
+    show_default=True,
+    help="verdict: signed lookups; federation: OpenID Federation statements and trust marks.",
+)
+def keys_rotate(purpose: str) -> None:
+    """Add a new signing key; the old one stays published until the last statement it signed expires."""
     from registry.trust.signing import rotate
 
     settings = _settings()
+    # Nothing either key signs outlives verdict_lifetime (federation entity configurations included).
     with session_scope(get_engine(settings)) as session:
-        key = rotate(session, settings.verdict_lifetime)
-    click.echo(f"new signing key {key.kid}")
+        key = rotate(session, settings.verdict_lifetime, purpose)
+    click.echo(f"new {purpose} signing key {key.kid}")
 
 
 @main.group()
@@ -429,7 +437,7 @@ def setup() -> None:
     """Migrate, load reference data, create a signing key, and on the embedded default the demo data."""
     from registry.demo.services import demo_loaded
     from registry.reference.services import load_reference
-    from registry.trust.signing import ensure_key
+    from registry.trust.signing import FEDERATION, ensure_key
 
     settings = _settings()
     settings.resolved_secret_key()
@@ -437,6 +445,7 @@ def setup() -> None:
     with session_scope(get_engine(settings)) as session:
         load_reference(session)
         ensure_key(session)
+        ensure_key(session, FEDERATION)
         first_run = not demo_loaded(session)
     if first_run:
         demo_load.main(args=[], standalone_mode=False)

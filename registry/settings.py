@@ -43,6 +43,9 @@ class Settings:
     # Verdict caching and signing.
     verdict_max_age: int = 300
     verdict_lifetime: int = 86400
+    # How the registry names itself to verifiers (OpenID Federation entity configuration, TRQP metadata).
+    organization_name: str = "Provider QA Registry"
+    contacts: tuple[str, ...] = ("registry@localhost",)
     # Provider portal (self-assessments, identifier proofs, invitations).
     self_assessment_cycle_years: int = 3
     proof_challenge_minutes: int = 60 * 24
@@ -114,6 +117,13 @@ class Settings:
             require_internal_qa_years=int(internal_qa) if internal_qa else None,
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),
             verdict_lifetime=int(env.get("REGISTRY_VERDICT_LIFETIME", "86400")),
+            organization_name=env.get("REGISTRY_ORGANIZATION_NAME", "Provider QA Registry").strip()
+            or "Provider QA Registry",
+            contacts=tuple(
+                part.strip()
+                for part in env.get("REGISTRY_CONTACTS", env.get("REGISTRY_SMTP_FROM", "registry@localhost")).split(",")
+                if part.strip()
+            ),
             self_assessment_cycle_years=int(env.get("REGISTRY_SELF_ASSESSMENT_CYCLE_YEARS", "3")),
             proof_challenge_minutes=int(env.get("REGISTRY_PROOF_CHALLENGE_MINUTES", str(60 * 24))),
             invitation_days=int(env.get("REGISTRY_INVITATION_DAYS", "14")),

@@ -96,7 +96,9 @@ class TestCommands:
         assert duplicate.returncode != 0
         assert "already an account" in duplicate.stderr
         rotated = _run(env, "keys", "rotate")
-        assert rotated.returncode == 0 and "new signing key" in rotated.stdout
+        assert rotated.returncode == 0 and "new verdict signing key" in rotated.stdout
+        federation = _run(env, "keys", "rotate", "--purpose", "federation")
+        assert federation.returncode == 0 and "new federation signing key" in federation.stdout
 
     def test_serve_refuses_an_unmigrated_database(self, tmp_path: Path) -> None:
         env = _env(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path)

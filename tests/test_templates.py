@@ -108,6 +108,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             "/request-entry",
             "/invitations/not-a-real-token",
             f"/invitations/{invitation_token}",
+            "/trust-marks/esg-2015",
         ]
         for path in pages:
             assert client.get(path, headers=HTML).status_code in (200, 404), path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency, AgencyRegistration
@@ -160,3 +161,25 @@ def registrations(session: Session, agency_id: int) -> list[AgencyRegistration]:
 
 def list_agencies(session: Session) -> list[Agency]:
     return list(session.exec(select(Agency).order_by(col(Agency.acronym))))
+
+
+def find_agency(session: Session, identifier: str) -> Agency | None:
+    """An agency by DEQAR id (e.g. 12 or DEQARAGENCY12), acronym, name or website."""
+    text = identifier.strip()
+    number = text.upper().removeprefix("DEQARAGENCY")
+    if number.isdigit():
+        found = session.exec(select(Agency).where(Agency.deqar_agency_id == int(number))).first()
+        if found is not None:
+            return found
+    lowered = text.lower()
+    return session.exec(
+        select(Agency)
+        .where(
+            or_(
+                func.lower(Agency.acronym) == lowered,
+                func.lower(Agency.name) == lowered,
+                func.lower(col(Agency.website)) == lowered.rstrip("/"),
+            )
+        )
+        .order_by(col(Agency.id))
+    ).first()

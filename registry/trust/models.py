@@ -30,6 +30,8 @@ class SigningKey(SQLModel, table=True):
     __tablename__ = "signing_key"
 
     kid: str = Field(primary_key=True)
+    # What the key signs: "verdict" (signed lookups) or "federation" (OpenID Federation statements).
+    purpose: str = Field(default="verdict", index=True)
     private_pem: str = Field(sa_column=Column(Text, nullable=False))
     public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow)

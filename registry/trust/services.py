@@ -195,6 +195,13 @@ def resolve(
 def verdict(
     bind: Connection | Session | SqliteLookupReader, query: TrustQuery, settings: Settings, now: dt.datetime
 ) -> dict[str, Any]:
+    return verdict_and_timeline(bind, query, settings, now)[0]
+
+
+def verdict_and_timeline(
+    bind: Connection | Session | SqliteLookupReader, query: TrustQuery, settings: Settings, now: dt.datetime
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The verdict and the timeline document it was read from (None for an unknown identifier)."""
     scheme, _normalised, document = resolve(bind, query.identifier, query.scheme, query.at.date())
     payload: dict[str, Any] = {
         "identifier": query.identifier,
@@ -214,7 +221,7 @@ def verdict(
             reasons=["No provider in the registry holds this identifier at this date."],
             links={},
         )
-        return payload
+        return payload, None
     policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
     outcome = evaluate(document, query.at.date(), query.scope, policy)
     provider = document["provider"]
@@ -228,7 +235,7 @@ def verdict(
         reasons=outcome.reasons,
         links={"provider": f"{settings.base_url}/providers/{provider['id']}"},
     )
-    return payload
+    return payload, document
 
 
 def _basis(entry: dict[str, Any]) -> dict[str, Any]:

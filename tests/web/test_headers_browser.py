@@ -12,7 +12,7 @@ def test_the_openapi_ui_renders_under_the_content_security_policy(page: Page) ->
     page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
     response = page.goto("/schema")
     assert response is not None and "frame-ancestors 'none'" in response.headers["content-security-policy"]
-    expect(page.get_by_role("heading", name=re.compile("Provider QA Registry"))).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name=re.compile("Provider QA Registry"))).to_be_visible()
     expect(page.get_by_text("/api/v1/trust").first).to_be_visible()
     assert not [text for text in console if "Content Security Policy" in text], console
 

@@ -55,11 +55,13 @@ class SubmissionController(Controller):
         data: Annotated[Any, Body(description="A report object or a list of them")],
         dry_run: FromQuery[bool] = False,
     ) -> Response[Any]:
-        reports = data if isinstance(data, list) else [data]
-        if not reports or len(reports) > services.MAX_REPORTS_PER_REQUEST:
-            return _problem(request, 400, f"Send from 1 to {services.MAX_REPORTS_PER_REQUEST} reports per request.", [])
         with db.write() as session:
             holder, agency = holder_of(session, request, "results:submit")
+            reports = data if isinstance(data, list) else [data]
+            if not reports or len(reports) > services.MAX_REPORTS_PER_REQUEST:
+                return _problem(
+                    request, 400, f"Send from 1 to {services.MAX_REPORTS_PER_REQUEST} reports per request.", []
+                )
             for report in reports:
                 named = services.find_agency(session, report.get("agency")) if isinstance(report, dict) else None
                 if named is not None and named.id != agency.id:

@@ -251,7 +251,11 @@ class TestSubmission:
     ) -> None:
         secret = make_token(session, world.agency_a)
         headers = {**bearer(secret), "content-type": "application/json"}
-        assert client.post(URL, content=b'{"agency": ', headers=headers).status_code == 400
+        malformed = client.post(URL, content=b'{"agency": ', headers=headers)
+        assert malformed.status_code == 400
+        assert malformed.headers["content-type"].startswith("application/problem+json")
+        deep = client.post(URL, content=b"[" * 100_000 + b"]" * 100_000, headers=headers)
+        assert deep.status_code == 400 and deep.headers["content-type"].startswith("application/problem+json")
         assert client.post(URL, json=[], headers=bearer(secret)).status_code == 400
         assert client.post(URL, json=["x"] * 501, headers=bearer(secret)).status_code == 400
         answer = client.post(URL, json=["not an object"], headers=bearer(secret))

@@ -28,6 +28,7 @@ from registry.providers import services
 from registry.providers.identifiers import SCHEMES
 from registry.providers.models import ProviderSuspension
 from registry.providers.profile import changes, provider_history, public_profile, search_page, staff_profile
+from registry.submissions.services import warnings_by_result
 from registry.timeutil import today
 from registry.vocabulary import PROVIDER_TYPES
 from registry.web import DatabaseDep, SettingsDep
@@ -165,6 +166,7 @@ class StaffProviderPages(Controller):
                 "results": principal.has(OPERATOR, EDITOR),
                 "suspend": principal.is_operator,
             }
+            warnings = warnings_by_result(session, [r["id"] for r in profile["results"]])
         editable = {
             r["id"]
             for r in profile["results"]
@@ -172,7 +174,13 @@ class StaffProviderPages(Controller):
         }
         return Template(
             "providers/staff_detail.html",
-            context={"p": profile, "may": may, "editable_results": editable, "changes": changes},
+            context={
+                "p": profile,
+                "may": may,
+                "editable_results": editable,
+                "changes": changes,
+                "submission_warnings": warnings,
+            },
         )
 
     @get("/{provider_id:int}/edit", sync_to_thread=True)

@@ -409,3 +409,12 @@ def warnings_of(session: Session, result_id: int) -> list[SubmissionWarning]:
             .order_by(col(SubmissionWarning.id))
         )
     )
+
+
+def warnings_by_result(session: Session, result_ids: list[int]) -> dict[int, list[str]]:
+    """The submission warnings of these results, for the staff pages."""
+    found: dict[int, list[str]] = {}
+    query = select(SubmissionWarning).where(col(SubmissionWarning.result_id).in_(result_ids))
+    for warning in session.exec(query.order_by(col(SubmissionWarning.id))):
+        found.setdefault(warning.result_id, []).append(warning.message)
+    return found

@@ -260,3 +260,17 @@ class TestSubmission:
         assert client.post(URL, json=["x"] * 501, headers=bearer(secret)).status_code == 400
         answer = client.post(URL, json=["not an object"], headers=bearer(secret))
         assert answer.status_code == 400 and answer.json()["reports"][0]["errors"]["report"]
+
+
+def test_submission_warnings_show_on_the_staff_provider_page(
+    client: TestClient, world: World, session: Session, institution: int
+) -> None:
+    from tests.conftest import sign_in
+
+    secret = make_token(session, world.agency_a)
+    report = programme_report("W-1", programmes=[{"name_primary": "Certificate in Welding"}])
+    assert client.post(URL, json=report, headers=bearer(secret)).status_code == 200
+    sign_in(client, world.emails["editor_a"])
+    page = client.get(f"/staff/providers/{institution}")
+    assert page.status_code == 200
+    assert "Submission warning: programme &#39;Certificate in Welding&#39; has no EQF level" in page.text

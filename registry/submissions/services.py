@@ -33,7 +33,12 @@ STATUS_NAMES = {
     "part of obligatory external qa system": "part of obligatory external QA system",
     "voluntary": "voluntary",
 }
-QF_EHEA_TO_EQF = {"short cycle": 5, "first cycle": 6, "second cycle": 7, "third cycle": 8}
+# DEQAR also accepts its vocabularies' numeric ids.
+STATUS_IDS = {"1": "part of obligatory eqa system", "2": "voluntary"}
+DECISION_IDS = {"1": DECISIONS[0], "2": DECISIONS[1], "3": DECISIONS[2], "4": DECISIONS[3]}
+QF_EHEA_TO_EQF = {
+    "short cycle": 5, "first cycle": 6, "second cycle": 7, "third cycle": 8, "0": 5, "1": 6, "2": 7, "3": 8,
+}  # fmt: skip
 IGNORED_FIELDS = {"activity_group", "other_comment", "report_files_language"}
 KNOWN_FIELDS = {
     "agency", "contributing_agencies", "local_identifier", "activity", "activity_local_identifier", "activity_type",
@@ -174,8 +179,8 @@ def _programmes(problems: Problems, warnings: list[str], items: Any) -> list[qa.
         name = str(item.get("name_primary") or item.get("name") or "").strip()
         level: int | None = None
         raw_level = item.get("eqf_level") or item.get("qf_ehea_level")
-        if isinstance(raw_level, int):
-            level = raw_level
+        if isinstance(raw_level, int) and not isinstance(raw_level, bool):
+            level = raw_level if "eqf_level" in item else QF_EHEA_TO_EQF.get(str(raw_level))
         elif raw_level:
             text = str(raw_level).strip().lower()
             level = QF_EHEA_TO_EQF.get(text) or (int(text.split()[-1]) if text.split()[-1].isdigit() else None)
@@ -200,18 +205,25 @@ def _programmes(problems: Problems, warnings: list[str], items: Any) -> list[qa.
     return result
 
 
-def _report_files(problems: Problems, items: Any) -> list[documents.CheckedDocument]:
+def _report_files(
+    problems: Problems, warnings: list[str], links: list[str], items: Any
+) -> list[documents.CheckedDocument]:
+    """Uploaded (base64) report files, checked like any upload; a file named by URL is kept as a link."""
     files: list[documents.CheckedDocument] = []
     for index, item in enumerate(items if isinstance(items, list) else []):
         if not isinstance(item, dict):
             problems.add(f"report_files[{index}]", "a report file is an object")
             continue
         if not item.get("file"):
-            problems.add(
-                f"report_files[{index}]",
-                "this registry does not fetch reports by original_location; send the PDF base64-encoded in "
-                "`file` with `file_original_filename`, or link it in report_links",
-            )
+            location = str(item.get("original_location") or "").strip()
+            if not location:
+                problems.add(
+                    f"report_files[{index}]", "give the file base64-encoded in `file`, or its original_location"
+                )
+            else:
+                # The registry fetches nothing from elsewhere: the report stays where the agency published it.
+                links.append(location)
+                warnings.append(f"report file {location} was not fetched; it is kept as a report link")
             continue
         try:
             data = base64.b64decode(str(item["file"]), validate=True)
@@ -279,10 +291,12 @@ def submit_report(
     activity_type = _activity_type(report)
     if activity_type is None:
         problems.add("activity", 'name the activity (e.g. "programme review") or one of: ' + ", ".join(ACTIVITY_TYPES))
-    status = STATUS_NAMES.get(str(report.get("status") or "").strip().lower())
+    raw_status = str(report.get("status") or "").strip().lower()
+    status = STATUS_NAMES.get(STATUS_IDS.get(raw_status, raw_status))
     if status is None:
         problems.add("status", 'choose "part of obligatory EQA system" or "voluntary"')
     decision = str(report.get("decision") or "").strip().lower()
+    decision = DECISION_IDS.get(decision, decision)
     if decision not in DECISIONS:
         problems.add("decision", "choose one of: " + ", ".join(DECISIONS))
     date_format = str(report.get("date_format") or "%Y-%m-%d")
@@ -308,7 +322,8 @@ def submit_report(
             else:
                 provider_ids.append(provider_id)
     programmes = _programmes(problems, warnings, report.get("programmes"))
-    files = _report_files(problems, report.get("report_files"))
+    links = _links(report.get("report_links"))
+    files = _report_files(problems, warnings, links, report.get("report_files"))
     if valid_from and valid_to and valid_to > add_years(valid_from, qa.DEFAULT_VALIDITY_YEARS):
         warnings.append("the validity is longer than six years")
     if valid_from and not _registered_on(session, agency.id or 0, valid_from):
@@ -338,7 +353,7 @@ def submit_report(
         limit_fields=[str(code) for code in report.get("limit_fields") or []],
         limit_jurisdictions=[str(code) for code in report.get("limit_jurisdictions") or []],
         programmes=programmes,
-        report_links=_links(report.get("report_links")),
+        report_links=links,
         summary=str(report.get("summary") or "").strip() or None,
     )
     savepoint = session.begin_nested()

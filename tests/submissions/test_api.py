@@ -222,9 +222,12 @@ class TestSubmission:
         fake = [{"file": base64.b64encode(b"<html>not a pdf</html>").decode(), "file_original_filename": "r.pdf"}]
         refused = client.post(URL, json=programme_report("F-2", report_files=fake), headers=bearer(secret))
         assert refused.status_code == 400 and "report_files[0].file" in refused.json()["reports"][0]["errors"]
-        by_url = [{"original_location": "https://aaa.example/r.pdf"}]
-        refused = client.post(URL, json=programme_report("F-3", report_files=by_url), headers=bearer(secret))
-        assert "does not fetch" in refused.json()["reports"][0]["errors"]["report_files[0]"][0]
+        by_url = [{"original_location": "https://aaa.example/r.pdf", "display_name": "Report"}]
+        linked = client.post(URL, json=programme_report("F-3", report_files=by_url), headers=bearer(secret)).json()
+        answer = linked["reports"][0]
+        assert answer["submission_status"] == "created" and "was not fetched" in " ".join(answer["warnings"])
+        stored = session.get(QAResult, answer["result_id"])
+        assert stored is not None and "https://aaa.example/r.pdf" in stored.report_links
 
     def test_delete_withdraws_by_local_identifier(
         self, client: TestClient, world: World, session: Session, institution: int

@@ -49,7 +49,7 @@ from registry.request_checks import refuse_unreadable_input
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
-from registry.submissions.api import SubmissionController
+from registry.submissions.api import CsvSubmission, SubmissionController
 from registry.submissions.views import TokenPages
 from registry.trust import feed
 from registry.trust.api import TrustController, TrustLookup, jwks
@@ -186,6 +186,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             TrustListController,
             ProviderController,
             SubmissionController,
+            CsvSubmission,
             TokenPages,
             ProviderStatusEvents,
             CalendarFeeds,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from litestar import Controller, Request, Response, delete, post
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
 from registry.agencies.models import Agency
-from registry.submissions import services, tokens
+from registry.submissions import csv_import, services, tokens
 from registry.web import PROBLEM_JSON, DatabaseDep, SettingsDep
 
 CHALLENGE = 'Bearer realm="registry"'
@@ -39,6 +40,7 @@ class SubmissionController(Controller):
         "/results",
         sync_to_thread=True,
         summary="Submit QA reports (DEQAR Submission API v2 layout)",
+        request_max_body_size=services.MAX_JSON_BYTES,
         status_code=200,
         description=(
             "One report or a list of up to 500. Each is created, updated or left unchanged by its "
@@ -93,6 +95,54 @@ class SubmissionController(Controller):
                 session, agency=agency, local_identifier=local_identifier, actor=holder.actor
             )
             return {"local_identifier": local_identifier, "result_id": result.id, "submission_status": "withdrawn"}
+
+
+class CsvSubmission(Controller):
+    path = "/api/v1/submissions"
+    tags = ["Submissions"]
+
+    @post(
+        "/results.csv",
+        summary="Submit QA reports as a CSV file (DEQAR's CSV layout)",
+        status_code=200,
+        request_max_body_size=csv_import.MAX_CSV_BYTES,
+        description=(
+            "The body is the CSV file (UTF-8, with or without BOM, or Windows-1252). `mode` is row-by-row "
+            "(default: good rows are saved, bad ones reported) or all-or-nothing. With `Accept: text/csv` "
+            "the answer is the per-row report as CSV."
+        ),
+    )
+    async def submit_csv(
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        settings: SettingsDep,
+        dry_run: FromQuery[bool] = False,
+        mode: FromQuery[str] = "row-by-row",
+    ) -> Response[Any]:
+        body = await request.body()
+
+        def _run() -> Response[Any]:
+            with db.write() as session:
+                holder, agency = holder_of(session, request, "results:submit")
+                try:
+                    report = csv_import.import_results(
+                        session, body, agency=agency, settings=settings, actor=holder.actor, mode=mode,
+                        dry_run=dry_run,
+                    )  # fmt: skip
+                except csv_import.UnreadableFile as error:
+                    return _problem(request, 400, str(error), [])
+                if report.rolled_back:
+                    session.rollback()
+            if "text/csv" in request.headers.get("accept", ""):
+                return Response(
+                    csv_import.report_csv(report),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="import-report.csv"'},
+                )
+            return Response(report.as_dict(), status_code=400 if report.rejected else 200)
+
+        return await anyio.to_thread.run_sync(_run)
 
 
 def _problem(request: Request[Any, Any, Any], status: int, detail: str, reports: list[dict[str, Any]]) -> Response[Any]:

@@ -28,6 +28,8 @@ from registry.timeutil import add_years
 from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, RESOLVING_ORIGINS
 
 MAX_REPORTS_PER_REQUEST = 500
+# Room for a report file at the upload limit, base64-encoded (4/3 of its size), and the report around it.
+MAX_JSON_BYTES = documents.MAX_DOCUMENT_BYTES * 4 // 3 + 1024 * 1024
 STATUS_NAMES = {
     "part of obligatory eqa system": "part of obligatory external QA system",
     "part of obligatory external qa system": "part of obligatory external QA system",

@@ -277,3 +277,27 @@ def test_submission_warnings_show_on_the_staff_provider_page(
     page = client.get(f"/staff/providers/{institution}")
     assert page.status_code == 200
     assert "Submission warning: programme &#39;Certificate in Welding&#39; has no EQF level" in page.text
+
+
+def test_the_documented_example_reports_go_in_against_the_demo_data(client: TestClient, session: Session) -> None:
+    import json
+    from pathlib import Path
+
+    from registry.agencies.services import list_agencies
+    from registry.demo.services import load_demo
+    from registry.reference.services import load_reference
+
+    load_reference(session)
+    load_demo(session)
+    dac = next(a for a in list_agencies(session) if a.acronym == "DAC")
+    secret = make_token(session, dac.id or 0)
+    reports = json.loads((Path(__file__).parents[2] / "examples" / "submissions" / "programme.json").read_text())
+    answer = client.post(URL, json=reports, headers=bearer(secret))
+    assert answer.status_code == 200, answer.text
+    assert [r["submission_status"] for r in answer.json()["reports"]] == ["created", "created"]
+    assert (
+        client.post(URL, json=reports, headers=bearer(secret)).json()["reports"][1]["submission_status"] == "unchanged"
+    )
+    second = session.get(QAResult, answer.json()["reports"][1]["result_id"])
+    assert second is not None and second.conditions_due == dt.date(2025, 10, 1)
+    assert second.valid_from == dt.date(2024, 4, 9)

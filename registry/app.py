@@ -50,7 +50,7 @@ from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
 from registry.submissions.api import CsvSubmission, SubmissionController
-from registry.submissions.views import TokenPages
+from registry.submissions.views import ImportPages, TokenPages
 from registry.trust import feed
 from registry.trust.api import TrustController, TrustLookup, jwks
 from registry.trust.list_api import FeedWatcher, TrustListController
@@ -188,6 +188,7 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             SubmissionController,
             CsvSubmission,
             TokenPages,
+            ImportPages,
             ProviderStatusEvents,
             CalendarFeeds,
             PublicProviderPages,

@@ -30,6 +30,7 @@ from registry.providers.models import Provider, ProviderIdentifier, ProviderSusp
 from registry.qa import services as qa
 from registry.reference.services import load_reference
 from registry.settings import Settings, get_settings
+from registry.submissions import csv_import
 from registry.submissions import services as submissions
 from registry.trust import feed
 from registry.trust.models import TrustListEntry, TrustTimeline
@@ -132,6 +133,7 @@ def steps_by_name() -> dict[str, Step]:
         "registry.qa.services.withdraw_result": _withdraw_result,
         "registry.submissions.services.submit_report": _submit_report,
         "registry.submissions.services.withdraw_submission": _withdraw_submission,
+        "registry.submissions.csv_import.import_results": _import_results,
         "registry.agencies.services.add_registration": _add_registration,
         "registry.providers.services.update_provider": _update_provider,
         "registry.providers.services.add_identifier": _add_identifier,
@@ -235,6 +237,18 @@ def _submit_report(session: Session, settings: Settings, state: dict[str, Any]) 
 
 def _withdraw_submission(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
     submissions.withdraw_submission(session, agency=state["agency"], local_identifier="SUB-1", actor=f.TEST)
+
+
+def _import_results(session: Session, settings: Settings, state: dict[str, Any]) -> None:
+    agency, provider = state["agency"], state["provider"]
+    text = (
+        "agency,local_identifier,activity,status,decision,valid_from,valid_to,"
+        "institution[1].identifier[1],institution[1].resource[1]\n"
+        f"{agency.acronym},CSV-1,institutional audit,voluntary,negative,2022-01-01,2023-01-01,"
+        f"{f.did(provider, session)},did\n"
+    )
+    report = csv_import.import_results(session, text.encode(), agency=agency, settings=settings, actor=f.TEST)
+    assert report.counts() == {"created": 1}, list(report.lines())
 
 
 def _update_provider(session: Session, _settings: Settings, state: dict[str, Any]) -> None:

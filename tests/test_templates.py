@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar.testing import TestClient
@@ -116,10 +117,14 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/providers/{p}/self-assessment",
             f"/staff/self-assessments/{versions[0]}",
             f"/staff/self-assessments/compare?first={versions[0]}&second={versions[1]}",
+            "/staff/tokens/",
+            "/staff/imports/",
         ]
         for path in staff:
             response = client.get(path, headers=HTML)
             assert response.status_code == 200, (path, response.text[:500])
+        token = {"name": "t", "agency_id": str(a), "expires_on": (today() + dt.timedelta(days=9)).isoformat()}
+        assert post_form(client, "/staff/tokens/", {**token, "scopes": "results:read"}, headers=HTML).status_code == 200
         stale = {"name": "X", "country": "DE", "provider_type": "public HEI", "version": "0"}
         assert post_form(client, f"/staff/providers/{p}/edit", stale, headers=HTML).status_code == 409
         post_form(client, "/signout", {})

@@ -11,6 +11,7 @@ from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
 from registry.agencies.models import Agency
+from registry.api_docs import problem_responses
 from registry.submissions import csv_import, services, tokens
 from registry.web import PROBLEM_JSON, DatabaseDep, SettingsDep
 
@@ -41,6 +42,7 @@ class SubmissionController(Controller):
         sync_to_thread=True,
         summary="Submit QA reports (DEQAR Submission API v2 layout)",
         request_max_body_size=services.MAX_JSON_BYTES,
+        responses=problem_responses(400, 401, 403, 413),
         status_code=200,
         description=(
             "One report or a list of up to 500. Each is created, updated or left unchanged by its "
@@ -85,7 +87,13 @@ class SubmissionController(Controller):
             return _problem(request, 400, detail, answers)
         return Response({"dry_run": dry_run, "reports": answers}, status_code=200)
 
-    @delete("/results/{local_identifier:str}", sync_to_thread=True, status_code=200, summary="Withdraw a report")
+    @delete(
+        "/results/{local_identifier:str}",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Withdraw a report by its local identifier (it is kept, excluded from verdicts)",
+        responses=problem_responses(400, 401, 403, 404),
+    )
     def withdraw(
         self, request: Request[Any, Any, Any], db: DatabaseDep, local_identifier: FromPath[str]
     ) -> dict[str, Any]:
@@ -106,6 +114,7 @@ class CsvSubmission(Controller):
         summary="Submit QA reports as a CSV file (DEQAR's CSV layout)",
         status_code=200,
         request_max_body_size=csv_import.MAX_CSV_BYTES,
+        responses=problem_responses(400, 401, 403, 413),
         description=(
             "The body is the CSV file (UTF-8, with or without BOM, or Windows-1252). `mode` is row-by-row "
             "(default: good rows are saved, bad ones reported) or all-or-nothing. With `Accept: text/csv` "
@@ -140,12 +149,23 @@ class CsvSubmission(Controller):
                     media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="import-report.csv"'},
                 )
-            return Response(report.as_dict(), status_code=400 if report.rejected else 200)
+            if report.rejected:
+                detail = f"{report.rejected} rows were rejected; " + (
+                    "nothing was saved." if report.rolled_back or report.dry_run else "the other rows were saved."
+                )
+                return _problem(request, 400, detail, [], extra=report.as_dict())
+            return Response(report.as_dict())
 
         return await anyio.to_thread.run_sync(_run)
 
 
-def _problem(request: Request[Any, Any, Any], status: int, detail: str, reports: list[dict[str, Any]]) -> Response[Any]:
+def _problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    reports: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> Response[Any]:
     settings = request.app.state.settings
     body = {
         "type": f"{settings.base_url}/problems/submission-rejected",
@@ -153,6 +173,6 @@ def _problem(request: Request[Any, Any, Any], status: int, detail: str, reports:
         "status": status,
         "detail": detail,
         "instance": request.url.path,
-        "reports": reports,
+        **({"reports": reports} if extra is None else extra),
     }
     return Response(body, status_code=status, media_type=PROBLEM_JSON)

@@ -110,14 +110,31 @@ def _activity_type(report: dict[str, Any]) -> str | None:
     return None
 
 
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
+
 def _date(problems: Problems, name: str, value: Any, date_format: str) -> dt.date | None:
     if value is None or str(value).strip() == "":
         return None
     try:
-        return dt.datetime.strptime(str(value).strip(), date_format).date()
+        day = dt.datetime.strptime(str(value).strip(), date_format).date()
     except ValueError:
         problems.add(name, f"{value!r} does not match the date format {date_format!r}")
         return None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        problems.add(name, f"{value!r} is out of range: give a year from {EARLIEST_YEAR} to {LATEST_YEAR}")
+        return None
+    return day
+
+
+def _items(problems: Problems, name: str, value: Any) -> list[Any]:
+    """A list field's items; anything but a list is an error, not a list of its characters."""
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        problems.add(name, "a list is expected")
+        return []
+    return value
 
 
 def _lookups(institution: Any, agency: Agency) -> list[tuple[str, str]]:
@@ -185,7 +202,8 @@ def _programmes(problems: Problems, warnings: list[str], items: Any) -> list[qa.
             level = raw_level if "eqf_level" in item else QF_EHEA_TO_EQF.get(str(raw_level))
         elif raw_level:
             text = str(raw_level).strip().lower()
-            level = QF_EHEA_TO_EQF.get(text) or (int(text.split()[-1]) if text.split()[-1].isdigit() else None)
+            last = text.split()[-1] if text.split() else ""
+            level = QF_EHEA_TO_EQF.get(text) or (int(last) if last.isdigit() and len(last) < 3 else None)
             if level is None:
                 problems.add(f"programmes[{index}].qf_ehea_level", f"{raw_level!r} is not a QF-EHEA or EQF level")
         if level is None and not raw_level:
@@ -284,7 +302,7 @@ def submit_report(
     if named is None or named.id != agency.id:
         problems.add("agency", f"reports may only be submitted for {agency.acronym}, the token's agency")
     contributing: list[int] = []
-    for reference in report.get("contributing_agencies") or []:
+    for reference in _items(problems, "contributing_agencies", report.get("contributing_agencies")):
         other = find_agency(session, reference)
         if other is None:
             problems.add("contributing_agencies", f"there is no agency {reference!r}")
@@ -330,6 +348,10 @@ def submit_report(
         warnings.append("the validity is longer than six years")
     if valid_from and not _registered_on(session, agency.id or 0, valid_from):
         warnings.append(f"{agency.acronym} was not registered on EQAR on {valid_from.isoformat()}")
+    limits = {
+        name: _items(problems, name, report.get(name))
+        for name in ("limit_eqf_levels", "limit_fields", "limit_jurisdictions")
+    }
     existing = None
     if local_id:
         existing = session.exec(
@@ -351,9 +373,9 @@ def submit_report(
         conditions_due=conditions_due,
         local_id=local_id,
         contributing_agency_ids=contributing,
-        limit_eqf_levels=list(report.get("limit_eqf_levels") or []),
-        limit_fields=[str(code) for code in report.get("limit_fields") or []],
-        limit_jurisdictions=[str(code) for code in report.get("limit_jurisdictions") or []],
+        limit_eqf_levels=limits["limit_eqf_levels"],
+        limit_fields=[str(code) for code in limits["limit_fields"]],
+        limit_jurisdictions=[str(code) for code in limits["limit_jurisdictions"]],
         programmes=programmes,
         report_links=links,
         summary=str(report.get("summary") or "").strip() or None,

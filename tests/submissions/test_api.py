@@ -190,6 +190,24 @@ class TestSubmission:
         assert session.exec(select(QAResult).where(QAResult.local_id == "BAD-1")).first() is None
         assert session.exec(select(QAResult).where(QAResult.local_id == "GOOD-1")).first() is not None
 
+    def test_odd_shapes_and_far_dates_are_field_errors_not_failures(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        odd = programme_report(
+            "ODD-1",
+            valid_from="9999-12-31",
+            limit_eqf_levels=7,
+            contributing_agencies="BBB",
+            programmes=[{"name_primary": "X", "qf_ehea_level": "   "}],
+        )
+        answer = client.post(URL, json=odd, headers=bearer(secret))
+        assert answer.status_code == 400
+        errors = answer.json()["reports"][0]["errors"]
+        assert "out of range" in errors["valid_from"][0]
+        assert errors["limit_eqf_levels"] == ["a list is expected"]
+        assert errors["contributing_agencies"] == ["a list is expected"]
+
     def test_warnings_are_answered_and_recorded(
         self, client: TestClient, world: World, session: Session, institution: int
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from litestar import Controller, Request, Response, delete, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
@@ -86,6 +86,18 @@ class SubmissionController(Controller):
             )
             return _problem(request, 400, detail, answers)
         return Response({"dry_run": dry_run, "reports": answers}, status_code=200)
+
+    @get(
+        # Not on the DELETE's path: Litestar's automatic OPTIONS answer there would name only one method.
+        "/results/{local_identifier:str}/current",
+        sync_to_thread=True,
+        summary="Read what the registry holds for one of the agency's reports (scope results:read)",
+        responses=problem_responses(401, 403, 404),
+    )
+    def read(self, request: Request[Any, Any, Any], db: DatabaseDep, local_identifier: FromPath[str]) -> dict[str, Any]:
+        with db.write() as session:
+            _holder, agency = holder_of(session, request, "results:read")
+            return services.submitted_result(session, agency=agency, local_identifier=local_identifier)
 
     @delete(
         "/results/{local_identifier:str}",

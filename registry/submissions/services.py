@@ -457,3 +457,19 @@ def warnings_by_result(session: Session, result_ids: list[int]) -> dict[int, lis
     for warning in session.exec(query.order_by(col(SubmissionWarning.id))):
         found.setdefault(warning.result_id, []).append(warning.message)
     return found
+
+
+def submitted_result(session: Session, *, agency: Agency, local_identifier: str) -> dict[str, Any]:
+    """What the registry holds for one of the agency's reports, with its warnings."""
+    result = session.exec(
+        select(QAResult).where(QAResult.agency_id == agency.id, QAResult.local_id == local_identifier)
+    ).first()
+    if result is None:
+        raise NotFound(f"{agency.acronym} has no result with local identifier {local_identifier!r}.")
+    return {
+        "local_identifier": local_identifier,
+        "result_id": result.id,
+        "withdrawn": result.withdrawn_at is not None,
+        "result": qa.result_snapshot(session, result),
+        "warnings": [w.message for w in warnings_of(session, result.id or 0)],
+    }

@@ -247,6 +247,22 @@ class TestSubmission:
         stored = session.get(QAResult, answer["result_id"])
         assert stored is not None and "https://aaa.example/r.pdf" in stored.report_links
 
+    def test_a_read_token_reads_its_agencys_reports_only(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        writer = make_token(session, world.agency_a)
+        reader = make_token(session, world.agency_a, ("results:read",))
+        client.post(URL, json=programme_report(programmes=[{"name_primary": "No level"}]), headers=bearer(writer))
+        answer = client.get(f"{URL}/PCC-June08/current", headers=bearer(reader))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["result"]["decision"] == "positive" and not body["withdrawn"]
+        assert any("has no EQF level" in w for w in body["warnings"])
+        assert client.get(f"{URL}/PCC-June08/current", headers=bearer(writer)).status_code == 403
+        other = make_token(session, world.agency_b, ("results:read",))
+        assert client.get(f"{URL}/PCC-June08/current", headers=bearer(other)).status_code == 404
+        assert client.get(f"{URL}/PCC-June08/current").status_code == 401
+
     def test_delete_withdraws_by_local_identifier(
         self, client: TestClient, world: World, session: Session, institution: int
     ) -> None:

@@ -33,6 +33,8 @@ class Problem:
 
 WHY = {
     400: "Invalid input: `errors` names each field and what is wrong with it",
+    401: "No valid API token: send `Authorization: Bearer <token>` (missing, unknown, expired or revoked)",
+    403: "The API token lacks the scope, or acts for another agency",
     404: "No such resource",
     413: "The request body is larger than this operation accepts",
     503: "The database cannot be reached or did not answer in time; retry after the `Retry-After` seconds",

@@ -52,6 +52,8 @@ from registry.request_checks import refuse_unreadable_input
 from registry.scheduler import build_scheduler
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
+from registry.submissions.api import CsvSubmission, SubmissionController
+from registry.submissions.views import ImportPages, TokenPages
 from registry.trqp.api import TrqpController, trqp_discovery
 from registry.trust import feed
 from registry.trust.api import TrustController, TrustLookup, jwks
@@ -199,6 +201,10 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
             TrqpController,
             trqp_discovery,
             ProviderController,
+            SubmissionController,
+            CsvSubmission,
+            TokenPages,
+            ImportPages,
             ProviderStatusEvents,
             CalendarFeeds,
             PublicProviderPages,

@@ -455,3 +455,12 @@ def setup() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _add_import_commands() -> None:
+    from registry.submissions.cli import import_group
+
+    main.add_command(import_group)
+
+
+_add_import_commands()

@@ -184,6 +184,10 @@ def _settle_once(session: Session, work: Touched) -> None:
 
 @event.listens_for(OrmSession, "before_commit")
 def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint (one row of a bulk import) is not the end of the unit of work: what it touched
+        # is settled once, set-based, when the outer transaction commits.
+        return
     settle(session)
     work = touched(session)
     if work.listed:

@@ -26,12 +26,15 @@ from registry.qa.models import (
     QAResultProvider,
 )
 from registry.reference.models import Country, EsgStandard
+from registry.submissions.models import ApiToken, SubmissionWarning
 from registry.trust.models import SigningKey, TrustFeedCounter, TrustListEntry, TrustTimeline
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Agency",
+    "ApiToken",
+    "SubmissionWarning",
     "AgencyRegistration",
     "AuditEvent",
     "CalendarFeed",

@@ -31,6 +31,8 @@ from registry.providers.models import Provider, ProviderIdentifier, ProviderSusp
 from registry.qa import services as qa
 from registry.reference.services import load_reference
 from registry.settings import Settings, get_settings
+from registry.submissions import csv_import
+from registry.submissions import services as submissions
 from registry.trust import feed
 from registry.trust.models import TrustListEntry, TrustTimeline
 from registry.trust.timeline import build_document
@@ -50,6 +52,8 @@ UNRELATED = {
     "registry.audit.services.record_event",
     "registry.deadlines.calendar.feed_for",
     "registry.mail.services.retry_now",
+    "registry.submissions.tokens.create_token",
+    "registry.submissions.tokens.revoke_token",
 }
 PDF = f.pdf_document()
 CODES = [f"1.{n}" for n in range(1, 11)]
@@ -141,6 +145,9 @@ def steps_by_name() -> dict[str, Step]:
         "registry.qa.services.withdraw_report_file": _withdraw_report_file,
         "registry.qa.services.revoke_result": _revoke_result,
         "registry.qa.services.withdraw_result": _withdraw_result,
+        "registry.submissions.services.submit_report": _submit_report,
+        "registry.submissions.services.withdraw_submission": _withdraw_submission,
+        "registry.submissions.csv_import.import_results": _import_results,
         "registry.agencies.services.add_registration": _add_registration,
         "registry.agencies.services.update_registration": _update_registration,
         "registry.agencies.services.withdraw_registration": _withdraw_registration,
@@ -284,6 +291,42 @@ def _revoke_result(session: Session, _settings: Settings, state: dict[str, Any])
 
 def _withdraw_result(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
     qa.withdraw_result(session, state["negative"], reason="recorded for the wrong provider", actor=f.TEST)
+
+
+def _submit_report(session: Session, settings: Settings, state: dict[str, Any]) -> None:
+    agency, provider = state["agency"], state["other"]
+    report = {
+        "agency": agency.acronym,
+        "local_identifier": "SUB-1",
+        "activity": "institutional audit",
+        "status": "voluntary",
+        "decision": "positive",
+        "valid_from": "2021-01-01",
+        "institutions": [{"identifiers": [{"identifier": f.did(provider, session), "resource": "did"}]}],
+    }
+    created = submissions.submit_report(session, report, agency=agency, index=0, settings=settings, actor=f.TEST)
+    assert created.submission_status == "created", created.errors
+    assert_current(session, "submit_report (created)")
+    updated = submissions.submit_report(
+        session, {**report, "valid_to": "2024-12-31"}, agency=agency, index=0, settings=settings, actor=f.TEST
+    )
+    assert updated.submission_status == "updated", updated.errors
+
+
+def _withdraw_submission(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    submissions.withdraw_submission(session, agency=state["agency"], local_identifier="SUB-1", actor=f.TEST)
+
+
+def _import_results(session: Session, settings: Settings, state: dict[str, Any]) -> None:
+    agency, provider = state["agency"], state["provider"]
+    text = (
+        "agency,local_identifier,activity,status,decision,valid_from,valid_to,"
+        "institution[1].identifier[1],institution[1].resource[1]\n"
+        f"{agency.acronym},CSV-1,institutional audit,voluntary,negative,2022-01-01,2023-01-01,"
+        f"{f.did(provider, session)},did\n"
+    )
+    report = csv_import.import_results(session, text.encode(), agency=agency, settings=settings, actor=f.TEST)
+    assert report.counts() == {"created": 1}, list(report.lines())
 
 
 def _update_provider(session: Session, _settings: Settings, state: dict[str, Any]) -> None:

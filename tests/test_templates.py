@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar.testing import TestClient
@@ -147,6 +148,8 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/agencies/{a}/registrations/{ids['window']}",
             f"/staff/results/{r}/reports/{ids['report']}/withdraw",
             "/staff/self-assessments/",
+            "/staff/tokens/",
+            "/staff/imports/",
         ]
         for path in staff:
             response = client.get(path, headers=HTML)
@@ -158,6 +161,8 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             headers=HTML,
         )
         assert "Yes, accept version" in confirm.text
+        token = {"name": "t", "agency_id": str(a), "expires_on": (today() + dt.timedelta(days=9)).isoformat()}
+        assert post_form(client, "/staff/tokens/", {**token, "scopes": "results:read"}, headers=HTML).status_code == 200
         stale = {"name": "X", "country": "DE", "provider_type": "public HEI", "version": "0"}
         assert post_form(client, f"/staff/providers/{p}/edit", stale, headers=HTML).status_code == 409
         post_form(client, "/signout", {})

@@ -37,6 +37,7 @@ from registry.providers.profile import (
     search_page,
     staff_profile,
 )
+from registry.submissions.services import warnings_by_result
 from registry.timeutil import today
 from registry.vocabulary import MERGER_RELATIONS, PROVIDER_TYPES
 from registry.web import DatabaseDep, SettingsDep
@@ -184,6 +185,7 @@ class StaffProviderPages(Controller):
                 "suspend": principal.is_operator,
                 "merge": principal.is_operator and services.merger_of(session, provider_id) is None,
             }
+            warnings = warnings_by_result(session, [r["id"] for r in profile["results"]])
         editable = {
             r["id"]
             for r in profile["results"]
@@ -191,7 +193,7 @@ class StaffProviderPages(Controller):
         }
         return Template(
             "providers/staff_detail.html",
-            context={"p": profile, "may": may, "editable_results": editable},
+            context={"p": profile, "may": may, "editable_results": editable, "submission_warnings": warnings},
         )
 
     @get("/{provider_id:int}/edit", sync_to_thread=True)

@@ -1,0 +1,71 @@
+"""`registry import results FILE.csv --agency ACRONYM`: a DEQAR-layout CSV imported from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from registry.audit.services import Actor
+from registry.db import get_engine, session_scope
+from registry.settings import get_settings
+from registry.submissions import csv_import
+from registry.submissions.services import find_agency
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import records from files."""
+
+
+@import_group.command("results")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--agency", "acronym", required=True, help="The agency the reports are for (acronym or DEQAR id).")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option(
+    "--mode", type=click.Choice(csv_import.MODES), default="row-by-row", show_default=True,
+    help="row-by-row saves the good rows; all-or-nothing saves nothing if any row is rejected.",
+)  # fmt: skip
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the per-row report (CSV) here.",
+)
+def import_results(file: Path, acronym: str, dry_run: bool, mode: str, report_path: Path | None) -> None:
+    """Submit the reports in a CSV file in DEQAR's layout, one row per report."""
+    settings = get_settings()
+    data = file.read_bytes()
+    if len(data) > csv_import.MAX_CSV_BYTES:
+        raise click.ClickException(f"{file} is larger than {csv_import.MAX_CSV_BYTES // (1024 * 1024)} MB")
+    with session_scope(get_engine(settings)) as session:
+        agency = find_agency(session, acronym)
+        if agency is None:
+            raise click.ClickException(f"there is no agency {acronym!r}")
+        actor = Actor(f"cli import for {agency.acronym}")
+        try:
+            lines = max(data.count(b"\n") - 1, 1)
+            with click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
+                report = csv_import.import_results(
+                    session, data, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
+                    progress=lambda rows: bar.update(rows),
+                )  # fmt: skip
+        except csv_import.UnreadableFile as error:
+            raise click.ClickException(str(error)) from None
+        if report.rolled_back:
+            session.rollback()
+    if report_path:
+        report_path.write_text(csv_import.report_csv(report), encoding="utf-8")
+    for row, local_id, status, _result, column, message in report.lines():
+        if message:
+            click.echo(
+                f"row {row} ({local_id or 'no local identifier'}): {status}: {column + ': ' if column else ''}{message}"
+            )
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items())) or "no rows"
+    click.echo(
+        f"{counts} ({report.encoding}); "
+        + ("dry run, nothing saved" if dry_run else "nothing saved" if report.rolled_back else "saved")
+    )
+    if report.rejected:
+        raise SystemExit(1)

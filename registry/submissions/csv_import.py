@@ -1,0 +1,308 @@
+"""DEQAR's CSV layout: one row per report, numbered columns for institutions, programmes, files and links.
+
+Rows become the same report objects the JSON API takes and go through the same submit_report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from registry import documents
+from registry.agencies.models import Agency
+from registry.audit.services import Actor
+from registry.settings import Settings
+from registry.submissions.services import Outcome, submit_report
+
+MAX_CSV_BYTES = documents.MAX_DOCUMENT_BYTES
+MODES = ("row-by-row", "all-or-nothing")
+SCALARS = {
+    "agency", "report_id", "local_identifier", "activity", "activity_local_identifier", "activity_type", "status",
+    "decision", "summary", "valid_from", "valid_to", "date_format", "other_comment", "conditions_due", "revoked_from",
+    "limit_eqf_levels", "limit_fields", "limit_jurisdictions",
+}  # fmt: skip
+LISTS = {"limit_eqf_levels", "limit_fields", "limit_jurisdictions"}
+_CONTRIBUTING = re.compile(r"^contributing_agencies\[(\d+)\]$")
+_LINK = re.compile(r"^(link|link_display_name)\[(\d+)\]$")
+_FILE = re.compile(r"^file\[(\d+)\]\.(original_location|display_name|report_language\[\d+\])$")
+_NESTED = re.compile(r"^(institution|programme|platform)\[(\d+)\]\.([a-z_]+)(?:\[(\d+)\])?$")
+NESTED_FIELDS = {
+    "institution": {
+        "deqar_id", "eter_id", "name_official", "name_official_transliterated", "name_english", "acronym",
+        "website_link", "identifier", "resource", "name_alternative", "name_alternative_transliterated", "country",
+        "city", "latitude", "longitude", "qf_ehea_level",
+    },
+    "programme": {
+        "name_primary", "qualification_primary", "nqf_level", "qf_ehea_level", "eqf_level", "degree_outcome",
+        "workload_ects", "learning_outcome_description", "field_study", "isced_field", "assessment_certification",
+        "identifier", "resource", "name_alternative", "qualification_alternative", "country", "learning_outcome",
+    },
+}  # fmt: skip
+NESTED_FIELDS["platform"] = NESTED_FIELDS["institution"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class UnreadableFile(Exception):
+    """The file as a whole cannot be read (encoding, header); nothing was written."""
+
+
+@dataclass
+class RowReport:
+    row: int
+    outcome: Outcome
+
+
+@dataclass
+class ImportReport:
+    mode: str
+    dry_run: bool
+    encoding: str
+    rows: list[RowReport] = field(default_factory=list)
+    rolled_back: bool = False
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for r in self.rows if r.outcome.submission_status == "rejected")
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for r in self.rows:
+            found[r.outcome.submission_status] = found.get(r.outcome.submission_status, 0) + 1
+        return found
+
+    def status_of(self, outcome: Outcome) -> str:
+        if self.rolled_back and outcome.submission_status != "rejected":
+            return "not saved (all-or-nothing)"
+        return outcome.submission_status
+
+    def lines(self) -> Iterator[tuple[int, str, str, str, str, str]]:
+        """(row, local identifier, status, result id, column, message): one line per error or warning."""
+        for r in self.rows:
+            o = r.outcome
+            status = (
+                "not saved (all-or-nothing)"
+                if self.rolled_back and o.submission_status != "rejected"
+                else (o.submission_status)
+            )
+            base = (r.row, o.local_identifier or "", status, str(o.result_id or ""))
+            if not o.errors and not o.warnings:
+                yield (*base, "", "")
+            for name, messages in o.errors.items():
+                for message in messages:
+                    yield (*base, column_of(name), message)
+            for message in o.warnings:
+                yield (*base, "", f"warning: {message}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "encoding": self.encoding,
+            "saved": not self.dry_run and not self.rolled_back,
+            "counts": self.counts(),
+            "rows": [
+                {"row": r.row, **r.outcome.as_dict(), "submission_status": self.status_of(r.outcome)} for r in self.rows
+            ],
+        }
+
+
+def column_of(name: str) -> str:
+    """The CSV column a report field's error belongs to (institutions[0] is institution[1])."""
+    match = re.match(r"^(institutions|programmes|report_files)\[(\d+)\](.*)$", name)
+    if not match:
+        return name
+    singular = {"institutions": "institution", "programmes": "programme", "report_files": "file"}[match.group(1)]
+    return f"{singular}[{int(match.group(2)) + 1}]{match.group(3)}"
+
+
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def report_csv(report: ImportReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "local_identifier", "status", "result_id", "column", "message"])
+    for line in report.lines():
+        writer.writerow([safe_cell(cell) for cell in line])
+    return out.getvalue()
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text and the encoding it was read in: UTF-8 (with or without BOM), else Windows-1252."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as error:
+        utf8_error = error
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        raise UnreadableFile(
+            f"The file is neither UTF-8 nor Windows-1252 (byte {utf8_error.start}): save it as UTF-8 CSV."
+        ) from None
+
+
+def _plan(header: list[str]) -> list[Callable[[dict[str, Any], str], None]]:
+    """For each column, how its cell goes into the report object; unknown columns refuse the file."""
+    unknown: list[str] = []
+    plan: list[Callable[[dict[str, Any], str], None]] = []
+    for raw in header:
+        name = raw.strip().lower()
+        plan.append(_placer(name) or _unknown(unknown, raw))
+    if unknown:
+        raise UnreadableFile("Unknown columns: " + ", ".join(unknown) + ". Use DEQAR's CSV column names.")
+    return plan
+
+
+def _unknown(unknown: list[str], raw: str) -> Callable[[dict[str, Any], str], None]:
+    unknown.append(repr(raw))
+    return lambda _report, _value: None
+
+
+def _slot(items: list[dict[str, Any]], number: int) -> dict[str, Any]:
+    while len(items) < number:
+        items.append({})
+    return items[number - 1]
+
+
+def _placer(name: str) -> Callable[[dict[str, Any], str], None] | None:
+    if name in SCALARS:
+        if name in LISTS:
+
+            def put_list(report: dict[str, Any], value: str) -> None:
+                parts = [p for p in value.replace(",", " ").split() if p]
+                report[name] = [int(p) if p.isdigit() and name == "limit_eqf_levels" else p for p in parts]
+
+            return put_list
+        if name in {"report_id", "other_comment"}:
+            return lambda _report, _value: None
+        return lambda report, value: report.__setitem__(name, value)
+    if match := _CONTRIBUTING.match(name):
+        return lambda report, value: report.setdefault("contributing_agencies", []).append(value)
+    if match := _LINK.match(name):
+        key, number = ("link" if match.group(1) == "link" else "link_display_name"), int(match.group(2))
+        return lambda report, value: _slot(report.setdefault("report_links", []), number).__setitem__(key, value)
+    if match := _FILE.match(name):
+        number, key = int(match.group(1)), match.group(2)
+        if key.startswith("report_language"):
+            return lambda report, value: (
+                _slot(report.setdefault("report_files", []), number).setdefault("report_language", []).append(value)
+            )
+        return lambda report, value: _slot(report.setdefault("report_files", []), number).__setitem__(key, value)
+    if (match := _NESTED.match(name)) and match.group(3) in NESTED_FIELDS[match.group(1)]:
+        kind, number, key, sub = match.group(1), int(match.group(2)), match.group(3), match.group(4)
+        wrapper = {"institution": "institutions", "programme": "programmes", "platform": "institutions"}[kind]
+        if kind == "platform":
+            number += 1000  # platforms after institutions; compacted in _row
+        if key in {"identifier", "resource"} and sub:
+            index = int(sub)
+
+            def put_identifier(report: dict[str, Any], value: str) -> None:
+                item = _slot(report.setdefault(wrapper, []), number)
+                _slot(item.setdefault("identifiers", []), index)[key] = value
+
+            return put_identifier
+        if key in {"deqar_id", "eter_id", "name_primary", "qualification_primary", "nqf_level", "qf_ehea_level",
+                   "eqf_level", "workload_ects", "isced_field", "field_study"} and not (
+            kind != "programme" and key == "qf_ehea_level"
+        ):  # fmt: skip
+            target = "isced_field" if key == "field_study" else key
+            return lambda report, value: _slot(report.setdefault(wrapper, []), number).__setitem__(target, value)
+
+        # Master data the registry does not take from a report (names, locations): accepted, not used.
+        def keep_slot(report: dict[str, Any], _value: str) -> None:
+            _slot(report.setdefault(wrapper, []), number)
+
+        return keep_slot
+    return None
+
+
+def _row(plan: list[Callable[[dict[str, Any], str], None]], cells: list[str]) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for place, cell in zip(plan, cells, strict=False):
+        value = cell.strip()
+        if value and value != "-":
+            place(report, value)
+    for key in ("institutions", "programmes", "report_links", "report_files"):
+        if key in report:
+            report[key] = [_compact(item) for item in report[key] if _compact(item)]
+    for programme in report.get("programmes", []):
+        if isinstance(programme.get("workload_ects"), str):
+            try:
+                programme["workload_ects"] = float(programme["workload_ects"])
+            except ValueError:
+                programme["workload_ects"] = None
+    return report
+
+
+def _compact(item: dict[str, Any]) -> dict[str, Any]:
+    clean = {k: v for k, v in item.items() if v not in ({}, [], "")}
+    if "identifiers" in clean:
+        clean["identifiers"] = [i for i in clean["identifiers"] if i]
+    return clean
+
+
+def rows(text: str) -> tuple[list[Callable[[dict[str, Any], str], None]], Iterator[list[str]]]:
+    try:
+        dialect = csv.Sniffer().sniff(text[:65536].split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel  # type: ignore[assignment]
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader, None)
+    if not header or not any(cell.strip() for cell in header):
+        raise UnreadableFile("The file is empty: the first line names the columns.")
+    return _plan(header), reader
+
+
+def import_results(
+    session: Session,
+    data: bytes,
+    *,
+    agency: Agency,
+    settings: Settings,
+    actor: Actor,
+    mode: str = "row-by-row",
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Submit every row; in all-or-nothing mode one rejected row rolls back the rest (the caller's transaction)."""
+    if mode not in MODES:
+        raise UnreadableFile(f"The mode is one of: {', '.join(MODES)}.")
+    text, encoding = decode(data)
+    plan, reader = rows(text)
+    report = ImportReport(mode, dry_run, encoding)
+    seen: dict[str, int] = {}
+    number = 1
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            item = _row(plan, cells)
+            local_id = str(item.get("local_identifier") or "").strip()
+            if local_id and local_id in seen:
+                outcome = Outcome(number, local_id)
+                outcome.errors["local_identifier"] = [f"row {seen[local_id]} has the same local identifier"]
+            else:
+                if local_id:
+                    seen[local_id] = number
+                outcome = submit_report(
+                    session, item, agency=agency, index=number, settings=settings, actor=actor, dry_run=dry_run
+                )
+            report.rows.append(RowReport(number, outcome))
+            if progress:
+                progress(1)
+    except csv.Error as error:
+        raise UnreadableFile(f"The CSV cannot be read after row {number}: {error}") from None
+    if mode == "all-or-nothing" and report.rejected and not dry_run:
+        report.rolled_back = True
+    return report

@@ -1,0 +1,475 @@
+"""Reports submitted by machine in DEQAR's Submission API v2 layout, recorded through the QA services.
+
+Each report is mapped onto a ResultInput and recorded, updated or left alone by its agency's
+`local_identifier`; the rules stay in registry/qa/services.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry import documents
+from registry.agencies.models import Agency, AgencyRegistration
+from registry.audit.services import Actor
+from registry.errors import NotFound, RegistryError, ValidationFailed
+from registry.providers.identifiers import SCHEMES, InvalidIdentifier, normalise
+from registry.providers.models import ProviderIdentifier
+from registry.qa import services as qa
+from registry.qa.models import QAResult
+from registry.settings import Settings
+from registry.submissions.models import SubmissionWarning
+from registry.timeutil import add_years
+from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, RESOLVING_ORIGINS
+
+MAX_REPORTS_PER_REQUEST = 500
+# Room for a report file at the upload limit, base64-encoded (4/3 of its size), and the report around it.
+MAX_JSON_BYTES = documents.MAX_DOCUMENT_BYTES * 4 // 3 + 1024 * 1024
+STATUS_NAMES = {
+    "part of obligatory eqa system": "part of obligatory external QA system",
+    "part of obligatory external qa system": "part of obligatory external QA system",
+    "voluntary": "voluntary",
+}
+# DEQAR also accepts its vocabularies' numeric ids.
+STATUS_IDS = {"1": "part of obligatory eqa system", "2": "voluntary"}
+DECISION_IDS = {"1": DECISIONS[0], "2": DECISIONS[1], "3": DECISIONS[2], "4": DECISIONS[3]}
+QF_EHEA_TO_EQF = {
+    "short cycle": 5, "first cycle": 6, "second cycle": 7, "third cycle": 8, "0": 5, "1": 6, "2": 7, "3": 8,
+}  # fmt: skip
+IGNORED_FIELDS = {"activity_group", "other_comment", "report_files_language"}
+KNOWN_FIELDS = {
+    "agency", "contributing_agencies", "local_identifier", "activity", "activity_local_identifier", "activity_type",
+    "status", "decision", "summary", "valid_from", "valid_to", "date_format", "report_links", "report_files",
+    "institutions", "programmes", "limit_eqf_levels", "limit_fields", "limit_jurisdictions", "conditions_due",
+    "revoked_from",
+} | IGNORED_FIELDS  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    """The answer for one report: what happened, the result's id, errors per field, warnings."""
+
+    index: int
+    local_identifier: str | None
+    submission_status: str = "rejected"
+    result_id: int | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "local_identifier": self.local_identifier,
+            "submission_status": self.submission_status,
+            "result_id": self.result_id,
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
+
+
+class Problems:
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+
+def find_agency(session: Session, reference: Any) -> Agency | None:
+    """An agency by acronym, DEQAR agency id or registry id."""
+    text = str(reference or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        found = session.exec(select(Agency).where(Agency.deqar_agency_id == int(text))).first()
+        return found or session.get(Agency, int(text))
+    return session.exec(select(Agency).where(col(Agency.acronym).ilike(text))).first()
+
+
+def _activity_type(report: dict[str, Any]) -> str | None:
+    """Our activity type for DEQAR's activity name (e.g. "programme review"), or the type itself."""
+    raw = report.get("activity_type") or report.get("activity") or report.get("activity_local_identifier")
+    text = str(raw or "").strip().lower()
+    if not text:
+        return None
+    if text in ACTIVITY_TYPES:
+        return text
+    if "joint" in text:
+        return "joint programme"
+    if "institution" in text and "programme" in text:
+        return "institutional/programme"
+    if "programme" in text or "program" in text:
+        return "programme"
+    if "institution" in text or "audit" in text:
+        return "institutional"
+    return None
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
+
+def _date(problems: Problems, name: str, value: Any, date_format: str) -> dt.date | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        day = dt.datetime.strptime(str(value).strip(), date_format).date()
+    except ValueError:
+        problems.add(name, f"{value!r} does not match the date format {date_format!r}")
+        return None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        problems.add(name, f"{value!r} is out of range: give a year from {EARLIEST_YEAR} to {LATEST_YEAR}")
+        return None
+    return day
+
+
+def _items(problems: Problems, name: str, value: Any) -> list[Any]:
+    """A list field's items; anything but a list is an error, not a list of its characters."""
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        problems.add(name, "a list is expected")
+        return []
+    return value
+
+
+def _lookups(institution: Any, agency: Agency) -> list[tuple[str, str]]:
+    """The (scheme, value) pairs an institution entry names, in DEQAR's fields."""
+    if not isinstance(institution, dict):
+        return []
+    pairs: list[tuple[str, str]] = []
+    if institution.get("deqar_id"):
+        pairs.append(("deqar", str(institution["deqar_id"])))
+    if institution.get("eter_id"):
+        pairs.append(("eter", str(institution["eter_id"])))
+    entries = list(institution.get("identifiers") or [])
+    if institution.get("identifier"):
+        entries.append({"identifier": institution["identifier"], "resource": institution.get("resource")})
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("identifier"):
+            continue
+        resource = str(entry.get("resource") or "").strip().lower()
+        value = str(entry["identifier"])
+        if resource in SCHEMES:
+            pairs.append((resource, value))
+        elif not resource or resource == "local identifier":
+            # DEQAR: an identifier without a resource is the agency's own.
+            pairs.append(("local", f"{agency.acronym}:{value}"))
+        else:
+            pairs.append((resource, value))
+    return pairs
+
+
+def _provider_for(session: Session, pairs: list[tuple[str, str]], agency: Agency) -> tuple[int | None, list[str]]:
+    tried: list[str] = []
+    for scheme, value in pairs:
+        tried.append(f"{scheme} {value}")
+        try:
+            normalised = normalise(scheme, value)
+        except InvalidIdentifier:
+            continue
+        query = select(ProviderIdentifier.provider_id).where(
+            ProviderIdentifier.scheme == scheme,
+            ProviderIdentifier.normalised == normalised,
+            col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
+        )
+        if scheme == "local":
+            query = query.where(ProviderIdentifier.agency_id == agency.id)
+        found = session.exec(query).first()
+        if found is not None:
+            return found, tried
+    return None, tried
+
+
+def _programmes(problems: Problems, warnings: list[str], items: Any) -> list[qa.ProgrammeInput]:
+    result: list[qa.ProgrammeInput] = []
+    if not isinstance(items, list):
+        if items:
+            problems.add("programmes", "a list of programmes is expected")
+        return result
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.add(f"programmes[{index}]", "a programme is an object")
+            continue
+        name = str(item.get("name_primary") or item.get("name") or "").strip()
+        level: int | None = None
+        raw_level = item.get("eqf_level") or item.get("qf_ehea_level")
+        if isinstance(raw_level, int) and not isinstance(raw_level, bool):
+            level = raw_level if "eqf_level" in item else QF_EHEA_TO_EQF.get(str(raw_level))
+        elif raw_level:
+            text = str(raw_level).strip().lower()
+            last = text.split()[-1] if text.split() else ""
+            level = QF_EHEA_TO_EQF.get(text) or (int(last) if last.isdigit() and len(last) < 3 else None)
+            if level is None:
+                problems.add(f"programmes[{index}].qf_ehea_level", f"{raw_level!r} is not a QF-EHEA or EQF level")
+        if level is None and not raw_level:
+            warnings.append(f"programme {name or index!r} has no EQF level")
+        identifiers = item.get("identifiers") or []
+        identifier = None
+        if isinstance(identifiers, list) and identifiers and isinstance(identifiers[0], dict):
+            identifier = str(identifiers[0].get("identifier") or "") or None
+        ects = item.get("ects") or item.get("workload_ects")
+        result.append(
+            qa.ProgrammeInput(
+                name=name,
+                identifier=identifier,
+                ects=float(ects) if isinstance(ects, int | float) else None,
+                eqf_level=level,
+                isced_field=str(item.get("isced_field") or "").strip() or None,
+            )
+        )
+    return result
+
+
+def _report_files(
+    problems: Problems, warnings: list[str], links: list[str], items: Any
+) -> list[documents.CheckedDocument]:
+    """Uploaded (base64) report files, checked like any upload; a file named by URL is kept as a link."""
+    files: list[documents.CheckedDocument] = []
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            problems.add(f"report_files[{index}]", "a report file is an object")
+            continue
+        if not item.get("file"):
+            location = str(item.get("original_location") or "").strip()
+            if not location:
+                problems.add(
+                    f"report_files[{index}]", "give the file base64-encoded in `file`, or its original_location"
+                )
+            else:
+                # The registry fetches nothing from elsewhere: the report stays where the agency published it.
+                links.append(location)
+                warnings.append(f"report file {location} was not fetched; it is kept as a report link")
+            continue
+        try:
+            data = base64.b64decode(str(item["file"]), validate=True)
+        except (binascii.Error, ValueError):
+            problems.add(f"report_files[{index}].file", "this is not valid base64")
+            continue
+        try:
+            name = str(item.get("file_original_filename") or "report.pdf")
+            files.append(documents.check(data, name, fallback_name="report"))
+        except ValidationFailed as error:
+            for message in error.errors.values():
+                problems.add(f"report_files[{index}].file", message)
+    return files
+
+
+def _links(items: Any) -> list[str]:
+    links = []
+    for item in items if isinstance(items, list) else []:
+        link = item.get("link") if isinstance(item, dict) else item
+        if link:
+            links.append(str(link))
+    return links
+
+
+def _registered_on(session: Session, agency_id: int, day: dt.date) -> bool:
+    windows = session.exec(select(AgencyRegistration).where(AgencyRegistration.agency_id == agency_id))
+    return any(w.registered_from <= day and (w.registered_to is None or day <= w.registered_to) for w in windows)
+
+
+def _comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k not in {"version", "updated_at", "created_at"}}
+
+
+def submit_report(
+    session: Session,
+    report: Any,
+    *,
+    agency: Agency,
+    index: int,
+    settings: Settings,
+    actor: Actor,
+    dry_run: bool = False,
+) -> Outcome:
+    """Record, update or leave one report; a rejected report writes nothing."""
+    if not isinstance(report, dict):
+        outcome = Outcome(index, None)
+        outcome.errors["report"] = ["a report is a JSON object"]
+        return outcome
+    local_id = str(report.get("local_identifier") or "").strip() or None
+    outcome = Outcome(index, local_id)
+    problems = Problems()
+    warnings: list[str] = []
+    for name in sorted(set(report) - KNOWN_FIELDS):
+        problems.add(name, "this field is not part of the submission layout")
+    named = find_agency(session, report.get("agency"))
+    if named is None or named.id != agency.id:
+        problems.add("agency", f"reports may only be submitted for {agency.acronym}, the token's agency")
+    contributing: list[int] = []
+    for reference in _items(problems, "contributing_agencies", report.get("contributing_agencies")):
+        other = find_agency(session, reference)
+        if other is None:
+            problems.add("contributing_agencies", f"there is no agency {reference!r}")
+        else:
+            contributing.append(other.id or 0)
+    activity_type = _activity_type(report)
+    if activity_type is None:
+        problems.add("activity", 'name the activity (e.g. "programme review") or one of: ' + ", ".join(ACTIVITY_TYPES))
+    raw_status = str(report.get("status") or "").strip().lower()
+    status = STATUS_NAMES.get(STATUS_IDS.get(raw_status, raw_status))
+    if status is None:
+        problems.add("status", 'choose "part of obligatory EQA system" or "voluntary"')
+    decision = str(report.get("decision") or "").strip().lower()
+    decision = DECISION_IDS.get(decision, decision)
+    if decision not in DECISIONS:
+        problems.add("decision", "choose one of: " + ", ".join(DECISIONS))
+    date_format = str(report.get("date_format") or "%Y-%m-%d")
+    valid_from = _date(problems, "valid_from", report.get("valid_from"), date_format)
+    if valid_from is None and "valid_from" not in problems.errors:
+        problems.add("valid_from", "the date the result starts is required")
+    valid_to = _date(problems, "valid_to", report.get("valid_to"), date_format)
+    conditions_due = _date(problems, "conditions_due", report.get("conditions_due"), date_format)
+    revoked_from = _date(problems, "revoked_from", report.get("revoked_from"), date_format)
+    provider_ids: list[int] = []
+    institutions = report.get("institutions")
+    if not isinstance(institutions, list) or not institutions:
+        problems.add("institutions", "name at least one institution")
+    else:
+        for position, institution in enumerate(institutions):
+            pairs = _lookups(institution, agency)
+            if not pairs:
+                problems.add(f"institutions[{position}]", "give a deqar_id, an eter_id or identifiers")
+                continue
+            provider_id, tried = _provider_for(session, pairs, agency)
+            if provider_id is None:
+                problems.add(f"institutions[{position}]", "no provider in the registry has " + ", ".join(tried))
+            else:
+                provider_ids.append(provider_id)
+    programmes = _programmes(problems, warnings, report.get("programmes"))
+    links = _links(report.get("report_links"))
+    files = _report_files(problems, warnings, links, report.get("report_files"))
+    if valid_from and valid_to and valid_to > add_years(valid_from, qa.DEFAULT_VALIDITY_YEARS):
+        warnings.append("the validity is longer than six years")
+    if valid_from and not _registered_on(session, agency.id or 0, valid_from):
+        warnings.append(f"{agency.acronym} was not registered on EQAR on {valid_from.isoformat()}")
+    limits = {
+        name: _items(problems, name, report.get(name))
+        for name in ("limit_eqf_levels", "limit_fields", "limit_jurisdictions")
+    }
+    existing = None
+    if local_id:
+        existing = session.exec(
+            select(QAResult).where(QAResult.agency_id == agency.id, QAResult.local_id == local_id)
+        ).first()
+        if existing is not None and existing.withdrawn_at is not None:
+            problems.add("local_identifier", "the result with this local identifier was withdrawn; use a new one")
+    if problems.errors:
+        outcome.errors = problems.errors
+        return outcome
+    data = qa.ResultInput(
+        agency_id=agency.id or 0,
+        provider_ids=provider_ids,
+        activity_type=activity_type or "",
+        status=status or "",
+        decision=decision,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        conditions_due=conditions_due,
+        local_id=local_id,
+        contributing_agency_ids=contributing,
+        limit_eqf_levels=limits["limit_eqf_levels"],
+        limit_fields=[str(code) for code in limits["limit_fields"]],
+        limit_jurisdictions=[str(code) for code in limits["limit_jurisdictions"]],
+        programmes=programmes,
+        report_links=links,
+        summary=str(report.get("summary") or "").strip() or None,
+    )
+    savepoint = session.begin_nested()
+    try:
+        if existing is None:
+            result = qa.record_result(session, data, actor)
+            outcome.submission_status = "created"
+        else:
+            before = _comparable(qa.result_snapshot(session, existing))
+            result = qa.update_result(session, existing, data, actor, existing.version)
+            session.flush()
+            if _comparable(qa.result_snapshot(session, result)) == before and not files and not revoked_from:
+                savepoint.rollback()
+                session.refresh(existing)
+                outcome.submission_status = "unchanged"
+                outcome.result_id = existing.id
+                outcome.warnings = warnings
+                return outcome
+            outcome.submission_status = "updated"
+        if revoked_from and result.revoked_from != revoked_from:
+            qa.revoke_result(session, result, revoked_from=revoked_from, actor=actor)
+        if not dry_run:
+            for document in files:
+                qa.attach_report_file(
+                    session, result, filename=document.filename, content=document.data, settings=settings, actor=actor
+                )
+        for stale in warnings_of(session, result.id or 0):
+            session.delete(stale)
+        for message in warnings:
+            session.add(SubmissionWarning(result_id=result.id or 0, message=message))
+        session.flush()
+    except RegistryError as error:
+        savepoint.rollback()
+        outcome.submission_status = "rejected"
+        outcome.errors = {_deqar_field(name): [message] for name, message in error.errors.items()} or {
+            "report": [error.detail]
+        }
+        return outcome
+    outcome.result_id = result.id
+    outcome.warnings = warnings
+    if dry_run:
+        savepoint.rollback()
+        if outcome.submission_status == "created":
+            outcome.result_id = None
+    else:
+        savepoint.commit()
+    return outcome
+
+
+def _deqar_field(name: str) -> str:
+    return {"local_id": "local_identifier", "provider_ids": "institutions", "activity_type": "activity"}.get(name, name)
+
+
+def withdraw_submission(session: Session, *, agency: Agency, local_identifier: str, actor: Actor) -> QAResult:
+    result = session.exec(
+        select(QAResult).where(QAResult.agency_id == agency.id, QAResult.local_id == local_identifier)
+    ).first()
+    if result is None:
+        raise NotFound(f"{agency.acronym} has no result with local identifier {local_identifier!r}.")
+    return qa.withdraw_result(session, result, reason="withdrawn through the submission API", actor=actor)
+
+
+def warnings_of(session: Session, result_id: int) -> list[SubmissionWarning]:
+    return list(
+        session.exec(
+            select(SubmissionWarning)
+            .where(SubmissionWarning.result_id == result_id)
+            .order_by(col(SubmissionWarning.id))
+        )
+    )
+
+
+def warnings_by_result(session: Session, result_ids: list[int]) -> dict[int, list[str]]:
+    """The submission warnings of these results, for the staff pages."""
+    found: dict[int, list[str]] = {}
+    query = select(SubmissionWarning).where(col(SubmissionWarning.result_id).in_(result_ids))
+    for warning in session.exec(query.order_by(col(SubmissionWarning.id))):
+        found.setdefault(warning.result_id, []).append(warning.message)
+    return found
+
+
+def submitted_result(session: Session, *, agency: Agency, local_identifier: str) -> dict[str, Any]:
+    """What the registry holds for one of the agency's reports, with its warnings."""
+    result = session.exec(
+        select(QAResult).where(QAResult.agency_id == agency.id, QAResult.local_id == local_identifier)
+    ).first()
+    if result is None:
+        raise NotFound(f"{agency.acronym} has no result with local identifier {local_identifier!r}.")
+    return {
+        "local_identifier": local_identifier,
+        "result_id": result.id,
+        "withdrawn": result.withdrawn_at is not None,
+        "result": qa.result_snapshot(session, result),
+        "warnings": [w.message for w in warnings_of(session, result.id or 0)],
+    }

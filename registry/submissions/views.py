@@ -1,0 +1,171 @@
+"""Staff pages for API tokens: agency editors make tokens for their agency, operators for any."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlmodel import Session
+
+from registry import documents
+from registry.accounts.guards import EDITOR, Principal, principal_of, recordable_agencies, requires
+from registry.agencies.services import get_agency, list_agencies
+from registry.errors import ValidationFailed
+from registry.forms import FormData, MultipartData, form_page, see_other, text, uploaded_file, values
+from registry.settings import Settings
+from registry.submissions import csv_import, tokens
+from registry.web import DatabaseDep, SettingsDep
+
+# The secret is on this page only; no cache keeps it.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _context(session: Session, principal: Principal) -> dict[str, Any]:
+    agencies = [a for a in list_agencies(session) if (a.id or 0) in set(recordable_agencies(principal, [a.id or 0]))]
+    visible = None if principal.is_operator else {a.id or 0 for a in agencies}
+    names = {a.id: a.acronym for a in agencies}
+    return {
+        "agencies": [(a.id, f"{a.acronym}: {a.name}") for a in agencies],
+        "tokens": [(t, names.get(t.agency_id, "?")) for t in tokens.tokens_of(session, visible)],
+        "scopes": tokens.SCOPES,
+        "now": tokens.utcnow(),
+    }
+
+
+class TokenPages(Controller):
+    path = "/staff/tokens"
+    include_in_schema = False
+    guards = [requires(EDITOR)]
+
+    @get("/", sync_to_thread=True)
+    def index(self, request: Request[Any, Any, Any], db: DatabaseDep) -> Template:
+        with db.read() as session:
+            context = _context(session, principal_of(request))
+        return Template("submissions/tokens.html", context={**context, "values": {}, "errors": {}})
+
+    @post("/", sync_to_thread=True)
+    def create(self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData) -> Template:
+        principal = principal_of(request)
+        agency = text(data, "agency_id")
+        try:
+            if not agency.isdigit():
+                raise ValidationFailed({"agency_id": "choose the agency the token acts for"})
+            if int(agency) not in recordable_agencies(principal, [int(agency)]):
+                raise ValidationFailed({"agency_id": "you may only make tokens for your own agency"})
+            with db.write() as session:
+                token, secret = tokens.create_token(
+                    session,
+                    agency_id=int(agency),
+                    name=text(data, "name"),
+                    expires_on=text(data, "expires_on"),
+                    scopes=values(data, "scopes"),
+                    actor=principal.actor,
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                context = _context(session, principal)
+            return form_page("submissions/tokens.html", context, data, error)
+        return Template("submissions/token_created.html", context={"token": token, "secret": secret}, headers=NO_STORE)
+
+    @post("/{token_id:int}/revoke", sync_to_thread=True)
+    def revoke(self, request: Request[Any, Any, Any], db: DatabaseDep, token_id: FromPath[int]) -> Redirect:
+        principal = principal_of(request)
+        with db.write() as session:
+            token = tokens.get_token(session, token_id)
+            if token.agency_id not in recordable_agencies(principal, [token.agency_id]):
+                raise PermissionDeniedException("You may only revoke your own agency's tokens.")
+            tokens.revoke_token(session, token, actor=principal.actor)
+        return see_other("/staff/tokens/")
+
+
+REPORT_AREA = "import-reports"
+_REPORT_NAME = re.compile(r"^(\d+)-[A-Za-z0-9_-]{22}\.csv$")
+
+
+def _keep_report(settings: Settings, user_id: int, report: csv_import.ImportReport) -> str:
+    """The per-row report, kept for its uploader to download (named so only they may)."""
+    name = f"{user_id}-{secrets.token_urlsafe(16)}.csv"
+    folder = settings.var_dir / REPORT_AREA
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(csv_import.report_csv(report), encoding="utf-8")
+    return name
+
+
+class ImportPages(Controller):
+    """Agency staff upload a CSV in DEQAR's layout and see, then download, what happened to each row."""
+
+    path = "/staff/imports"
+    include_in_schema = False
+    guards = [requires(EDITOR)]
+
+    def _context(self, session: Session, principal: Principal) -> dict[str, Any]:
+        agencies = [a for a in list_agencies(session) if a.id in set(recordable_agencies(principal, [a.id or 0]))]
+        return {"agencies": [(a.id, f"{a.acronym}: {a.name}") for a in agencies], "modes": csv_import.MODES}
+
+    @get("/", sync_to_thread=True)
+    def index(self, request: Request[Any, Any, Any], db: DatabaseDep) -> Template:
+        with db.read() as session:
+            context = self._context(session, principal_of(request))
+        return Template("submissions/import.html", context={**context, "values": {}, "errors": {}})
+
+    @post("/", sync_to_thread=True, request_max_body_size=documents.MAX_UPLOAD_REQUEST_BYTES)
+    def upload(
+        self, request: Request[Any, Any, Any], db: DatabaseDep, settings: SettingsDep, data: MultipartData
+    ) -> Template:
+        principal = principal_of(request)
+        fields = {k: v for k, v in data.items() if not isinstance(v, UploadFile)}
+        agency_id = text(fields, "agency_id")
+        mode = text(fields, "mode") or "row-by-row"
+        dry_run = text(fields, "dry_run") == "yes"
+        try:
+            if not agency_id.isdigit() or int(agency_id) not in recordable_agencies(principal, [int(agency_id)]):
+                raise ValidationFailed({"agency_id": "choose one of your agencies"})
+            _name, content = uploaded_file(data)
+            if len(content) > csv_import.MAX_CSV_BYTES:
+                raise ValidationFailed({"file": f"a file may be at most {csv_import.MAX_CSV_BYTES // 2**20} MB"})
+            with db.write() as session:
+                agency = get_agency(session, int(agency_id))
+                try:
+                    report = csv_import.import_results(
+                        session, content, agency=agency, settings=settings, actor=principal.actor, mode=mode,
+                        dry_run=dry_run,
+                    )  # fmt: skip
+                except csv_import.UnreadableFile as error:
+                    raise ValidationFailed({"file": str(error)}) from None
+                if report.rolled_back:
+                    session.rollback()
+        except ValidationFailed as error:
+            with db.read() as session:
+                context = self._context(session, principal)
+            return form_page("submissions/import.html", context, fields, error)
+        with db.read() as session:
+            context = self._context(session, principal)
+        return Template(
+            "submissions/import.html",
+            context={
+                **context,
+                "values": fields,
+                "errors": {},
+                "report": report,
+                "download": _keep_report(settings, principal.user_id, report),
+            },
+            status_code=400 if report.rejected else 200,
+        )
+
+    @get("/reports/{name:str}", sync_to_thread=True)
+    def download(self, request: Request[Any, Any, Any], settings: SettingsDep, name: FromPath[str]) -> Response[bytes]:
+        match = _REPORT_NAME.match(name)
+        path = settings.var_dir / REPORT_AREA / name
+        if not match or int(match.group(1)) != principal_of(request).user_id or not path.is_file():
+            raise NotFoundException("There is no such import report of yours.")
+        return Response(
+            path.read_bytes(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="import-report.csv"', "Cache-Control": "no-store"},
+        )

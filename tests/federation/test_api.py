@@ -237,6 +237,16 @@ class TestListAndResolve:
             == everything
         )
         assert client.get("/federation/list?trust_marked=maybe").json()["error"] == "invalid_request"
+        # entity_type may be repeated; a second value of any other parameter is ambiguous.
+        assert client.get("/federation/list?entity_type=openid_provider&entity_type=x").json() == []
+        twice = client.get("/federation/list?trust_marked=true&trust_marked=false")
+        assert twice.status_code == 400
+        assert twice.json() == {
+            "error": "invalid_request",
+            "error_description": "trust_marked is given more than once; send it once",
+        }
+        nul = client.get("/federation/fetch?sub=a%00b")
+        assert nul.status_code == 400 and nul.headers["content-type"] == "application/problem+json"
 
     def test_extended_list_pages_through_every_subordinate(self, client: TestClient) -> None:
         seen: list[str] = []

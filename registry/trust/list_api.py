@@ -284,7 +284,7 @@ def _change(row: Any) -> bytes:
 
 
 def _integer(errors: FieldErrors, name: str, value: str | None, low: int, high: int, default: int) -> int:
-    if value in (None, ""):
+    if value is None:
         return default
     text = str(value).strip()
     if not text.isdigit() or not low <= int(text) <= high:

@@ -260,6 +260,7 @@ class TestListAndResolve:
                 break
         assert sorted(seen) == sorted(client.get("/federation/list").json())
         assert client.get("/federation/extended_list?limit=0").status_code == 400
+        assert client.get("/federation/extended_list?limit=").json()["error"] == "invalid_request"
 
     def test_resolve_answers_signed_metadata_with_the_chain(self, client: TestClient) -> None:
         _, configuration = _entity_configuration(client)

@@ -9,12 +9,21 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.openapi.spec import Example
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example, OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from registry.api_docs import (
+    NOT_BLANK_PATTERN,
+    FederationOperation,
+    federation_error_responses,
+    problem_responses,
+    signed_response,
+)
 from registry.federation import services
 from registry.federation.services import FederationError, Subordinate
+from registry.request_checks import refuse_unreadable_input
 from registry.timeutil import utcnow
 from registry.trust import signing
 from registry.trust.api import TrustLookup
@@ -58,6 +67,38 @@ class Federation:
         return self.sign(claims, services.ENTITY_STATEMENT_TYPE)
 
 
+@dataclass
+class TrustMarkStatusOperation(FederationOperation):
+    """The handler reads its form itself (a missing trust_mark is a federation error), so the document states it."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        trust_mark = Schema(
+            type=OpenAPIType.STRING,
+            min_length=1,
+            max_length=services.MAX_TRUST_MARK_LENGTH,
+            pattern=NOT_BLANK_PATTERN,
+            description="The trust mark JWT to check",
+        )
+        form = Schema(type=OpenAPIType.OBJECT, properties={"trust_mark": trust_mark}, required=["trust_mark"])
+        self.request_body = RequestBody(
+            content={"application/x-www-form-urlencoded": OpenAPIMediaType(schema=form)}, required=True
+        )
+
+
+@dataclass
+class ExtendedListItem:
+    id: str
+
+
+@dataclass
+class ExtendedListPage:
+    """One page of the extended subordinate listing; next_entity_id starts the next page, if there is one."""
+
+    immediate_subordinate_entities: list[ExtendedListItem]
+    next_entity_id: str | None = None
+
+
 def federation_error(_: Request[Any, Any, Any], error: FederationError) -> Response[Any]:
     return Response(
         {"error": error.error, "error_description": error.description},
@@ -65,6 +106,22 @@ def federation_error(_: Request[Any, Any, Any], error: FederationError) -> Respo
         media_type="application/json",
         headers={"Cache-Control": "no-store"},
     )
+
+
+# The one parameter OpenID Federation lets a client repeat; any other given twice is ambiguous.
+REPEATABLE = frozenset({"entity_type"})
+
+
+async def single_values(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """The checks every request passes (NUL characters), then: no single-valued parameter given twice."""
+    refused = await refuse_unreadable_input(request)
+    if refused is not None:
+        return refused
+    for name in request.query_params:
+        if name not in REPEATABLE and len(request.query_params.getall(name)) > 1:
+            error = FederationError(400, "invalid_request", f"{name} is given more than once; send it once")
+            return federation_error(request, error)
+    return None
 
 
 def _federation(request: Request[Any, Any, Any]) -> Federation:
@@ -76,10 +133,19 @@ def _cache_for(entry: Subordinate) -> dict[str, str]:
     return {"Cache-Control": f"public, max-age={max(0, entry.expires - entry.issued)}"}
 
 
+NOT_EMPTY = {"one_of": None, "type": "string", "min_length": 1, "pattern": NOT_BLANK_PATTERN}
+# Required in the document; the handler answers a missing one itself, with OpenID Federation's invalid_request.
 SUB = Parameter(
     description="The subordinate's entity identifier: a provider's DID, issuer URL or domain, as in the credential",
     examples=[Example(summary="A DID from a credential", value="did:web:northbridge.example")],
+    required=True,
+    schema_extra={**NOT_EMPTY, "max_length": services.MAX_SUB_LENGTH},
 )
+# Query parameters are text: the document states no null alternative a query string cannot carry.
+TEXT = {"one_of": None, "type": "string"}
+STRINGS = {"one_of": None, "type": "array", "items": {"type": "string"}}
+TRUE_OR_FALSE = {"one_of": None, "type": "string", "enum": ["true", "false"]}
+STATEMENT = "A signed entity statement (compact JWS)"
 
 
 @get(
@@ -88,6 +154,7 @@ SUB = Parameter(
     tags=["OpenID Federation"],
     summary="The registry's entity configuration (trust anchor)",
     description="A signed entity statement about the registry itself: its federation keys and endpoints.",
+    responses={**problem_responses(400), **signed_response(ENTITY_STATEMENT_MEDIA_TYPE, STATEMENT)},
 )
 def entity_configuration(request: Request[Any, Any, Any]) -> Response[Any]:
     token = _federation(request).entity_configuration()
@@ -101,6 +168,8 @@ class FederationController(Controller):
 
     @get(
         "/fetch",
+        operation_class=FederationOperation,
+        before_request=single_values,
         sync_to_thread=False,
         summary="Subordinate statement about a quality-assured provider's identifier",
         description=(
@@ -108,7 +177,7 @@ class FederationController(Controller):
             "trusted_with_conditions; 404 (error not_found) for every other identifier; 400 (invalid_request) "
             "without sub."
         ),
-        responses={},
+        responses={**federation_error_responses(400, 404), **signed_response(ENTITY_STATEMENT_MEDIA_TYPE, STATEMENT)},
     )
     def fetch(self, request: Request[Any, Any, Any], sub: Annotated[str | None, SUB] = None) -> Response[Any]:
         federation = _federation(request)
@@ -119,17 +188,31 @@ class FederationController(Controller):
 
     @get(
         "/list",
+        operation_class=FederationOperation,
+        before_request=single_values,
         sync_to_thread=True,
         summary="Entity identifiers of every current subordinate (streamed JSON array)",
+        responses={
+            **federation_error_responses(400),
+            200: ResponseSpec(list[str], description="Entity identifiers", generate_examples=False),
+        },
     )
     def list_subordinates(
         self,
         db: DatabaseDep,
         settings: SettingsDep,
-        entity_type: Annotated[list[str] | None, Parameter(description="Only entities of these types")] = None,
-        trust_marked: Annotated[str | None, Parameter(description="true: only entities holding a trust mark")] = None,
-        trust_mark_type: Annotated[str | None, Parameter(description="Only entities holding this trust mark")] = None,
-        intermediate: Annotated[str | None, Parameter(description="true: only intermediates (there are none)")] = None,
+        entity_type: Annotated[
+            list[str] | None, Parameter(description="Only entities of these types", schema_extra=STRINGS)
+        ] = None,
+        trust_marked: Annotated[
+            str | None, Parameter(description="true: only entities holding a trust mark", schema_extra=TRUE_OR_FALSE)
+        ] = None,
+        trust_mark_type: Annotated[
+            str | None, Parameter(description="Only entities holding this trust mark", schema_extra=TEXT)
+        ] = None,
+        intermediate: Annotated[
+            str | None, Parameter(description="true: only intermediates (there are none)", schema_extra=TRUE_OR_FALSE)
+        ] = None,
     ) -> Response[Any]:
         filters = services.ListFilter(
             tuple(entity_type or ()),
@@ -151,15 +234,29 @@ class FederationController(Controller):
 
     @get(
         "/extended_list",
+        operation_class=FederationOperation,
+        before_request=single_values,
         sync_to_thread=True,
         summary="Paged subordinate listing (OpenID Federation Extended Subordinate Listing)",
+        responses={
+            **federation_error_responses(400),
+            200: ResponseSpec(ExtendedListPage, description="One page of entities", generate_examples=False),
+        },
     )
     def extended_list(
         self,
         db: DatabaseDep,
         settings: SettingsDep,
-        from_entity_id: Annotated[str | None, Parameter(description="Start from this entity identifier")] = None,
-        limit: Annotated[str | None, Parameter(description=f"Entities per page, 1 to {MAX_PAGE}")] = None,
+        from_entity_id: Annotated[
+            str | None, Parameter(description="Start from this entity identifier", schema_extra=TEXT)
+        ] = None,
+        limit: Annotated[
+            str | None,
+            Parameter(
+                description=f"Entities per page, 1 to {MAX_PAGE}",
+                schema_extra={"one_of": None, "type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         size = services.parse_limit(limit, MAX_PAGE)
         with db.read() as session:
@@ -171,16 +268,35 @@ class FederationController(Controller):
 
     @get(
         "/resolve",
+        operation_class=FederationOperation,
+        before_request=single_values,
         sync_to_thread=False,
         summary="Resolved metadata of a subordinate, with its trust chain (signed)",
-        responses={},
+        description=(
+            "200 with a signed resolve response while the identifier's verdict now is trusted or "
+            "trusted_with_conditions; 404 not_found for every other identifier, invalid_trust_anchor for a trust "
+            "anchor other than this registry; 400 invalid_request without sub or trust_anchor."
+        ),
+        responses={
+            **federation_error_responses(400, 404),
+            **signed_response(RESOLVE_RESPONSE_MEDIA_TYPE, "A signed resolve response (compact JWS)"),
+        },
     )
     def resolve(
         self,
         request: Request[Any, Any, Any],
         sub: Annotated[str | None, SUB] = None,
-        trust_anchor: Annotated[str | None, Parameter(description="This registry's entity identifier")] = None,
-        entity_type: Annotated[list[str] | None, Parameter(description="Only metadata of these types")] = None,
+        trust_anchor: Annotated[
+            str | None,
+            Parameter(
+                description="This registry's entity identifier",
+                required=True,
+                schema_extra=NOT_EMPTY,
+            ),
+        ] = None,
+        entity_type: Annotated[
+            list[str] | None, Parameter(description="Only metadata of these types", schema_extra=STRINGS)
+        ] = None,
     ) -> Response[Any]:
         federation = _federation(request)
         settings = federation.lookup.settings
@@ -195,9 +311,18 @@ class FederationController(Controller):
 
     @post(
         "/trust_mark_status",
+        operation_class=TrustMarkStatusOperation,
+        before_request=single_values,
         status_code=200,
         summary="Whether a trust mark issued here is still active (form parameter trust_mark)",
-        responses={},
+        description=(
+            "Send the trust mark JWT as form parameter `trust_mark`. The signed answer's `status` is active, "
+            "expired, revoked (the verdict it stood for has changed) or invalid (not a mark of this registry)."
+        ),
+        responses={
+            **federation_error_responses(400),
+            **signed_response(TRUST_MARK_STATUS_MEDIA_TYPE, "A signed trust mark status response (compact JWS)"),
+        },
     )
     async def trust_mark_status(self, request: Request[Any, Any, Any]) -> Response[Any]:
         federation = _federation(request)

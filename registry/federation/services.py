@@ -331,7 +331,7 @@ def parse_bool(name: str, value: str | None) -> bool | None:
 
 
 def parse_limit(value: str | None, largest: int) -> int:
-    if value is None or value == "":
+    if value is None:
         return largest
     if not value.isdigit() or not 1 <= int(value) <= largest:
         raise FederationError(400, "invalid_request", f"limit is a whole number from 1 to {largest}")

@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
+from registry.api_docs import NOT_BLANK_PATTERN, problem_responses
 from registry.timeutil import utcnow
 from registry.trqp import services
 from registry.trust.api import TrustLookup
@@ -41,6 +42,37 @@ def too_deep(request: Request[Any, Any, Any], _: RecursionError) -> Response[Any
     )
 
 
+def _request_schema(actions: tuple[str, ...], resource: dict[str, Any]) -> dict[str, Any]:
+    """The body's JSON Schema; the aliases ecosystem_id and assertion_id are described, not listed, as either
+    name may be sent but not two different values."""
+    text = {"type": "string", "minLength": 1, "maxLength": services.MAX_TEXT, "pattern": NOT_BLANK_PATTERN}
+    return {
+        "one_of": None,
+        "type": "object",
+        "required": ["entity_id", "authority_id"],
+        "properties": {
+            "entity_id": text,
+            "authority_id": text,
+            "action": {"type": "string", "enum": list(actions)},
+            "resource": resource,
+            "context": {
+                "type": "object",
+                "properties": {"time": {"type": "string", "format": "date-time"}},
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    }
+
+
+AUTHORIZATION_SCHEMA = _request_schema(
+    services.AUTHORIZATION_ACTIONS,
+    {"type": "string", "pattern": r"^(eqf:[5-8]|isced-f:[0-9]{2,4}|programme:[^;\s]{1,500})$"},
+)
+RECOGNITION_SCHEMA = _request_schema(
+    services.RECOGNITION_ACTIONS, {"type": "string", "enum": list(services.RECOGNITION_RESOURCES)}
+)
+
+
 class TrqpController(Controller):
     path = "/trqp"
     tags = ["Trust Registry Query Protocol"]
@@ -59,12 +91,18 @@ class TrqpController(Controller):
             "default now. The answer carries `authorized` and `assertion_verified` (the verdict's `trusted`), "
             "the verdict's `status` and its reasons as `message`. Unknown entity: 404 problem details."
         ),
+        responses=problem_responses(400, 404),
     )
     def authorization(
         self,
         request: Request[Any, Any, Any],
         data: Annotated[
-            Any, Body(description="A TRQP authorization request", examples=[Example(value=AUTHORIZATION_EXAMPLE)])
+            Any,
+            Body(
+                description="A TRQP authorization request",
+                examples=[Example(value=AUTHORIZATION_EXAMPLE)],
+                schema_extra=AUTHORIZATION_SCHEMA,
+            ),
         ],
     ) -> dict[str, Any]:
         lookup: TrustLookup = request.app.state.trust_lookup
@@ -89,13 +127,19 @@ class TrqpController(Controller):
             "registry's identifier. action (or assertion_id): `recognize`. resource (optional): `esg-2015`. "
             "`recognized` is true when the agency was registered on EQAR on context.time's date (default today)."
         ),
+        responses=problem_responses(400, 404),
     )
     def recognition(
         self,
         db: DatabaseDep,
         settings: SettingsDep,
         data: Annotated[
-            Any, Body(description="A TRQP recognition request", examples=[Example(value=RECOGNITION_EXAMPLE)])
+            Any,
+            Body(
+                description="A TRQP recognition request",
+                examples=[Example(value=RECOGNITION_EXAMPLE)],
+                schema_extra=RECOGNITION_SCHEMA,
+            ),
         ],
     ) -> dict[str, Any]:
         now = utcnow()

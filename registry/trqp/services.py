@@ -116,7 +116,12 @@ def _parse_time(errors: FieldErrors, value: str, now: dt.datetime) -> dt.datetim
     if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
         errors.add("context.time", f"{value!r} is not an RFC 3339 date-time in UTC, e.g. 2025-06-19T11:30:00Z")
         return now
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is before the first representable UTC moment.
+        errors.add("context.time", f"{value!r} is outside the years 0001 to 9999 in UTC")
+        return now
 
 
 def _parse_resource(errors: FieldErrors, resource: str) -> dict[str, str]:

@@ -19,10 +19,12 @@ from typing import Annotated, Any
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy import Connection, Engine
 
+from registry.api_docs import problem_responses
 from registry.errors import FieldErrors
 from registry.settings import Settings
 from registry.timeutil import utcnow
@@ -32,9 +34,15 @@ from registry.web import Database
 
 MAX_LIMIT = 1000
 MAX_WAIT = 30
+MAX_AFTER = 2**62
 # A long poll learns of a commit by reading the counter row this often (any worker's commit).
 POLL_SECONDS = 0.1
 _CHUNK = 64 * 1024
+
+
+def _whole(low: int, high: int) -> dict[str, Any]:
+    """How the document describes a whole-number query parameter (_integer checks it, with a per-field message)."""
+    return {"one_of": None, "type": "integer", "minimum": low, "maximum": high}
 
 
 def _policy(settings: Settings) -> Policy:
@@ -141,6 +149,10 @@ class TrustListController(Controller):
             "identifiers and the timeline a verifier evaluates locally) and last `signature`, a compact JWS whose "
             '`sha256` claim covers every byte before `,"signature":"`. Follow /api/v1/changes from `position`.'
         ),
+        responses={
+            **problem_responses(),
+            304: ResponseSpec(None, description="Not modified: the list still has the `If-None-Match` validator"),
+        },
     )
     def trust_list(self, request: Request[Any, Any, Any]) -> Response[Any]:
         lookup = request.app.state.trust_lookup
@@ -192,18 +204,29 @@ class TrustListController(Controller):
             "Each change carries the provider's new trust list entry, or `removed: true`. `next` is the cursor to "
             "ask with next time. With `wait` (seconds, at most 30) an empty answer is held until a change commits."
         ),
+        responses=problem_responses(400),
     )
     async def changes(
         self,
         request: Request[Any, Any, Any],
-        after: Annotated[str | None, Parameter(description="Feed position (cursor) already applied")] = None,
-        limit: Annotated[str | None, Parameter(description=f"At most this many changes (1 to {MAX_LIMIT})")] = None,
+        after: Annotated[
+            str | None,
+            Parameter(description="Feed position (cursor) already applied", schema_extra=_whole(0, MAX_AFTER)),
+        ] = None,
+        limit: Annotated[
+            str | None,
+            Parameter(description=f"At most this many changes (1 to {MAX_LIMIT})", schema_extra=_whole(1, MAX_LIMIT)),
+        ] = None,
         wait: Annotated[
-            str | None, Parameter(description=f"Hold an empty answer this many seconds (0 to {MAX_WAIT})")
+            str | None,
+            Parameter(
+                description=f"Hold an empty answer this many seconds (0 to {MAX_WAIT})",
+                schema_extra=_whole(0, MAX_WAIT),
+            ),
         ] = None,
     ) -> Response[Any]:
         errors = FieldErrors()
-        start = _integer(errors, "after", after, 0, 2**62, 0)
+        start = _integer(errors, "after", after, 0, MAX_AFTER, 0)
         count = _integer(errors, "limit", limit, 1, MAX_LIMIT, 100)
         hold = _integer(errors, "wait", wait, 0, MAX_WAIT, 0)
         errors.raise_if_any()
@@ -261,7 +284,7 @@ def _change(row: Any) -> bytes:
 
 
 def _integer(errors: FieldErrors, name: str, value: str | None, low: int, high: int, default: int) -> int:
-    if value in (None, ""):
+    if value is None:
         return default
     text = str(value).strip()
     if not text.isdigit() or not low <= int(text) <= high:

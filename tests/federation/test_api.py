@@ -237,6 +237,16 @@ class TestListAndResolve:
             == everything
         )
         assert client.get("/federation/list?trust_marked=maybe").json()["error"] == "invalid_request"
+        # entity_type may be repeated; a second value of any other parameter is ambiguous.
+        assert client.get("/federation/list?entity_type=openid_provider&entity_type=x").json() == []
+        twice = client.get("/federation/list?trust_marked=true&trust_marked=false")
+        assert twice.status_code == 400
+        assert twice.json() == {
+            "error": "invalid_request",
+            "error_description": "trust_marked is given more than once; send it once",
+        }
+        nul = client.get("/federation/fetch?sub=a%00b")
+        assert nul.status_code == 400 and nul.headers["content-type"] == "application/problem+json"
 
     def test_extended_list_pages_through_every_subordinate(self, client: TestClient) -> None:
         seen: list[str] = []
@@ -250,6 +260,7 @@ class TestListAndResolve:
                 break
         assert sorted(seen) == sorted(client.get("/federation/list").json())
         assert client.get("/federation/extended_list?limit=0").status_code == 400
+        assert client.get("/federation/extended_list?limit=").json()["error"] == "invalid_request"
 
     def test_resolve_answers_signed_metadata_with_the_chain(self, client: TestClient) -> None:
         _, configuration = _entity_configuration(client)

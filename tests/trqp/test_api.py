@@ -133,6 +133,10 @@ class TestMalformedRequests:
                 {"entity_id": "did:web:x", "authority_id": BASE, "context": {"time": "9999-99-99T00:00:00Z"}},
                 "context.time",
             ),
+            (
+                {"entity_id": "did:web:x", "authority_id": BASE, "context": {"time": "0001-01-01T00:00:00+01:00"}},
+                "context.time",
+            ),
             ({"entity_id": ["did:web:x"], "authority_id": BASE}, "entity_id"),
             ({"entity_id": "did:web:x\x00", "authority_id": BASE}, "entity_id"),
             ({"entity_id": "x" * 5000, "authority_id": BASE}, "entity_id"),

@@ -124,7 +124,13 @@ class TestChanges:
 
     @pytest.mark.parametrize(
         ("params", "field"),
-        [({"after": "-1"}, "after"), ({"after": "x"}, "after"), ({"limit": "0"}, "limit"), ({"wait": "31"}, "wait")],
+        [
+            ({"after": "-1"}, "after"),
+            ({"after": "x"}, "after"),
+            ({"limit": "0"}, "limit"),
+            ({"wait": "31"}, "wait"),
+            ({"wait": ""}, "wait"),
+        ],
     )
     def test_bad_parameters_get_a_problem(self, client: TestClient, params: dict[str, str], field: str) -> None:
         response = client.get("/api/v1/changes", params=params)

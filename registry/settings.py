@@ -42,6 +42,8 @@ class Settings:
     require_internal_qa_years: int | None = None
     # Verdict caching and signing.
     verdict_max_age: int = 300
+    # The longest a change-feed long poll is held, whatever `wait` asks (proxies often cut idle answers at 30-60 s).
+    feed_max_wait: int = 30
     verdict_lifetime: int = 86400
     # How the registry names itself to verifiers (OpenID Federation entity configuration, TRQP metadata).
     organization_name: str = "Provider QA Registry"
@@ -116,6 +118,7 @@ class Settings:
             require_eqar_registered=_bool(env.get("REGISTRY_REQUIRE_EQAR_REGISTERED", "true")),
             require_internal_qa_years=int(internal_qa) if internal_qa else None,
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),
+            feed_max_wait=int(env.get("REGISTRY_FEED_MAX_WAIT", "30")),
             verdict_lifetime=int(env.get("REGISTRY_VERDICT_LIFETIME", "86400")),
             organization_name=env.get("REGISTRY_ORGANIZATION_NAME", "Provider QA Registry").strip()
             or "Provider QA Registry",

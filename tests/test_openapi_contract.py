@@ -12,8 +12,10 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as examples
 from litestar.testing import TestClient
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -37,6 +39,18 @@ def _document() -> dict[str, Any]:
 schema = schemathesis.openapi.from_dict(_document())
 
 
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    # Generated `wait` values would hold each change-feed request up to 30 s; the answer is the same after 1.
+    return Settings(
+        var_dir=tmp_path,
+        database_url=database_url,
+        secret_key="test-secret-key",
+        base_url="http://registry.test",
+        feed_max_wait=1,
+    )
+
+
 def _refused_only_for_unstated_rules(case: Any, problem: dict[str, Any]) -> bool:
     errors = problem.get("errors") or []
     identifier_rule = case.operation.label == "GET /api/v1/trust"
@@ -46,7 +60,7 @@ def _refused_only_for_unstated_rules(case: Any, problem: dict[str, Any]) -> bool
 
 
 @schema.parametrize()
-@settings(
+@examples(
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -234,7 +234,7 @@ class TrustListController(Controller):
         db: Database = lookup.db
         settings: Settings = lookup.settings
         watcher: FeedWatcher = request.app.state.feed_watcher
-        deadline = time.monotonic() + hold
+        deadline = time.monotonic() + min(hold, settings.feed_max_wait)
         while True:
             position, rows = await anyio.to_thread.run_sync(lambda: _read_changes(db, start, count))
             remaining = deadline - time.monotonic()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from sqlmodel import Session, select
 
 from registry.providers.models import ProviderIdentifier
 from registry.providers.services import add_identifier
+from registry.settings import Settings
 from registry.trust import feed
 from registry.trust.publication import CHANGES_TYPE, LIST_TYPE, SignatureInvalid, verify
 from tests import factories as f
@@ -137,3 +140,23 @@ class TestChanges:
         assert response.status_code == 400
         assert response.headers["content-type"].startswith("application/problem+json")
         assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+class TestLongPollCap:
+    @pytest.fixture
+    def settings(self, tmp_path: Path, database_url: str) -> Settings:
+        return Settings(
+            var_dir=tmp_path,
+            database_url=database_url,
+            secret_key="test-secret-key",
+            base_url="http://registry.test",
+            feed_max_wait=1,
+        )
+
+    def test_a_long_poll_is_held_no_longer_than_the_setting(self, session: Session, client: TestClient) -> None:
+        position = feed.current_position(session)
+        started = time.monotonic()
+        document = changes(client, position, wait=30)
+        held = time.monotonic() - started
+        assert document["changes"] == [] and int(document["next"]) == position
+        assert 0.9 <= held < 10, held

@@ -49,6 +49,7 @@ UNRELATED = {
     "registry.accounts.services.map_oidc_subject",
     "registry.accounts.services.set_active",
     "registry.accounts.services.lift_throttle",
+    "registry.audit.services.mark_in_error",
     "registry.audit.services.record_event",
     "registry.deadlines.calendar.feed_for",
     "registry.mail.services.retry_now",

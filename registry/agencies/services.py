@@ -9,10 +9,9 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from registry.agencies.models import Agency, AgencyRegistration
-from registry.audit.services import Actor, record_event, snapshot
+from registry.audit.services import Actor, mark_in_error, record_event, snapshot
 from registry.errors import FieldErrors, NotFound, ValidationFailed
 from registry.reference.models import Country
-from registry.timeutil import utcnow
 from registry.vocabulary import ACTIVITY_TYPES
 
 
@@ -136,16 +135,15 @@ def withdraw_registration(
     session: Session, registration: AgencyRegistration, *, reason: str, actor: Actor
 ) -> AgencyRegistration:
     """A window entered in error no longer counts for any result; it stays in the history."""
-    errors = FieldErrors()
-    text = errors.text("reason", reason, max_length=2000)
-    if registration.withdrawn_at is not None:
-        errors.add("reason", "this window is already withdrawn")
-    errors.raise_if_any()
-    before = snapshot(registration)
-    registration.withdrawn_at = utcnow()
-    registration.withdrawn_reason = text
-    session.add(registration)
-    record_event(session, actor, "agency.registration_withdraw", registration, before=before)
+    mark_in_error(
+        session,
+        registration,
+        reason=reason,
+        actor=actor,
+        event="agency.registration_withdraw",
+        mark="withdrawn",
+        already="this window is already withdrawn",
+    )
     return registration
 
 

@@ -16,12 +16,11 @@ from registry import documents
 from registry.accounts.models import RoleMembership
 from registry.accounts.roles import agency_ids, is_operator, is_provider_staff
 from registry.assessments.models import EvidenceFile, SelfAssessment
-from registry.audit.services import Actor, record_event, snapshot
-from registry.errors import Conflict, FieldErrors, ValidationFailed
+from registry.audit.services import Actor, mark_in_error, record_event
+from registry.errors import Conflict, ValidationFailed
 from registry.qa.services import covering_agencies
 from registry.reference.services import esg_part
 from registry.settings import Settings
-from registry.timeutil import utcnow
 
 # Re-exported: the document rules are the registry's, evidence is one use of them.
 ACCEPTED, DOCX, ODF_TYPES, PDF = documents.ACCEPTED, documents.DOCX, documents.ODF_TYPES, documents.PDF
@@ -103,14 +102,13 @@ def withdraw_evidence(session: Session, evidence: EvidenceFile, *, reason: str, 
     assessment = session.get(SelfAssessment, evidence.assessment_id)
     if assessment is None or assessment.state != "draft":
         raise Conflict("Evidence can be withdrawn from a draft only; a submitted or reviewed version stays as it was.")
-    errors = FieldErrors()
-    text = errors.text("reason", reason, max_length=2000)
-    if evidence.withdrawn_at is not None:
-        errors.add("reason", "this file is already withdrawn")
-    errors.raise_if_any()
-    before = snapshot(evidence)
-    evidence.withdrawn_at = utcnow()
-    evidence.withdrawn_reason = text
-    session.add(evidence)
-    record_event(session, actor, "evidence.withdraw", evidence, before=before)
+    mark_in_error(
+        session,
+        evidence,
+        reason=reason,
+        actor=actor,
+        event="evidence.withdraw",
+        mark="withdrawn",
+        already="this file is already withdrawn",
+    )
     return evidence

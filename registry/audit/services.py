@@ -10,6 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from registry.audit.models import AuditEvent
+from registry.errors import FieldErrors
+from registry.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,25 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def mark_in_error(
+    session: Session, record: SQLModel, *, reason: str, actor: Actor, event: str, mark: str, already: str
+) -> None:
+    """A record entered in error gets `<mark>_at` and `<mark>_reason`: kept, never deleted, and audited.
+
+    The reason is required; marking twice is refused next to the reason with the words `already`.
+    """
+    errors = FieldErrors()
+    text = errors.text("reason", reason, max_length=2000)
+    if getattr(record, f"{mark}_at") is not None:
+        errors.add("reason", already)
+    errors.raise_if_any()
+    before = snapshot(record)
+    setattr(record, f"{mark}_at", utcnow())
+    setattr(record, f"{mark}_reason", text)
+    session.add(record)
+    record_event(session, actor, event, record, before=before)
 
 
 def history(session: Session, entity_type: str, entity_id: int, limit: int = 100) -> list[AuditEvent]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from registry.audit.services import Actor, record_event, snapshot
+from registry.audit.services import Actor, mark_in_error, record_event, snapshot
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from registry.folding import like_pattern
 from registry.providers.identifiers import InvalidIdentifier, normalise
@@ -290,16 +290,15 @@ def cancel_suspension(
     session: Session, suspension: ProviderSuspension, *, reason: str, actor: Actor
 ) -> ProviderSuspension:
     """A suspension entered in error: excluded from every verdict, for every date; kept for audit."""
-    errors = FieldErrors()
-    text = errors.text("reason", reason, max_length=2000)
-    if suspension.cancelled_at is not None:
-        errors.add("reason", "this suspension is already cancelled")
-    errors.raise_if_any()
-    before = snapshot(suspension)
-    suspension.cancelled_at = utcnow()
-    suspension.cancelled_reason = text
-    session.add(suspension)
-    record_event(session, actor, "provider.suspension_cancel", suspension, before=before)
+    mark_in_error(
+        session,
+        suspension,
+        reason=reason,
+        actor=actor,
+        event="provider.suspension_cancel",
+        mark="cancelled",
+        already="this suspension is already cancelled",
+    )
     return suspension
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from registry import documents
 from registry.agencies.models import Agency
-from registry.audit.services import Actor, record_event, snapshot
+from registry.audit.services import Actor, mark_in_error, record_event, snapshot
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from registry.providers.identifiers import InvalidIdentifier, normalise
 from registry.providers.models import Provider
@@ -309,16 +309,15 @@ def attach_report_file(
 
 def withdraw_report_file(session: Session, report: QAReportFile, *, reason: str, actor: Actor) -> QAReportFile:
     """A file uploaded in error: no longer offered to verifiers, kept (row and bytes) for audit."""
-    errors = FieldErrors()
-    text = errors.text("reason", reason, max_length=2000)
-    if report.withdrawn_at is not None:
-        errors.add("reason", "this file is already withdrawn")
-    errors.raise_if_any()
-    before = snapshot(report)
-    report.withdrawn_at = utcnow()
-    report.withdrawn_reason = text
-    session.add(report)
-    record_event(session, actor, "result.report_file_withdraw", report, before=before)
+    mark_in_error(
+        session,
+        report,
+        reason=reason,
+        actor=actor,
+        event="result.report_file_withdraw",
+        mark="withdrawn",
+        already="this file is already withdrawn",
+    )
     return report
 
 

@@ -160,6 +160,7 @@ def steps_by_name() -> dict[str, Step]:
         "registry.providers.services.end_suspension": _end_suspension,
         "registry.providers.services.cancel_suspension": _cancel_suspension,
         "registry.providers.services.add_relation": _add_relation,
+        "registry.providers.services.withdraw_relation": _withdraw_relation,
         "registry.providers.self_requests.request_entry": _request_entry,
         "registry.providers.self_requests.confirm_entry": _confirm_entry,
         "registry.providers.self_requests.reject_entry": _reject_entry,
@@ -386,6 +387,18 @@ def _add_relation(session: Session, _settings: Settings, state: dict[str, Any]) 
         valid_from="2025-01-01",
         actor=f.TEST,
     )
+
+
+def _withdraw_relation(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    mistaken = providers.add_relation(
+        session,
+        f.provider(session),
+        kind="absorbed by",
+        related_provider_id=state["provider"].id,
+        valid_from="2025-06-01",
+        actor=f.TEST,
+    )
+    providers.withdraw_relation(session, mistaken, reason="recorded for the wrong provider", actor=f.TEST)
 
 
 def _request_entry(session: Session, _settings: Settings, state: dict[str, Any]) -> None:

@@ -113,7 +113,9 @@ def _successors(session: Session, provider_ids: set[int]) -> set[int]:
     while frontier:
         rows = session.exec(
             select(ProviderRelation.related_provider_id).where(
-                col(ProviderRelation.provider_id).in_(frontier), col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+                col(ProviderRelation.provider_id).in_(frontier),
+                col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+                col(ProviderRelation.withdrawn_at).is_(None),
             )
         )
         frontier = set(rows) - found - provider_ids
@@ -133,7 +135,9 @@ def inherited_results(
     seen = seen | {provider_id}
     mergers = session.exec(
         select(ProviderRelation).where(
-            ProviderRelation.related_provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+            ProviderRelation.related_provider_id == provider_id,
+            col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+            col(ProviderRelation.withdrawn_at).is_(None),
         )
     )
     found: dict[int, tuple[QAResult, dt.date, int]] = {}
@@ -182,7 +186,9 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
             results.append(_result_entry(session, result, counts_from=counts_from, inherited_from=holder))
     merged_into = session.exec(
         select(ProviderRelation).where(
-            ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+            ProviderRelation.provider_id == provider_id,
+            col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+            col(ProviderRelation.withdrawn_at).is_(None),
         )
     ).first()
     assessments = session.exec(

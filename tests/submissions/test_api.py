@@ -240,12 +240,16 @@ class TestSubmission:
         fake = [{"file": base64.b64encode(b"<html>not a pdf</html>").decode(), "file_original_filename": "r.pdf"}]
         refused = client.post(URL, json=programme_report("F-2", report_files=fake), headers=bearer(secret))
         assert refused.status_code == 400 and "report_files[0].file" in refused.json()["reports"][0]["errors"]
-        by_url = [{"original_location": "https://aaa.example/r.pdf", "display_name": "Report"}]
-        linked = client.post(URL, json=programme_report("F-3", report_files=by_url), headers=bearer(secret)).json()
-        answer = linked["reports"][0]
-        assert answer["submission_status"] == "created" and "was not fetched" in " ".join(answer["warnings"])
-        stored = session.get(QAResult, answer["result_id"])
-        assert stored is not None and "https://aaa.example/r.pdf" in stored.report_links
+        # A file by URL is fetched (tests/submissions/test_report_fetch.py); one that cannot be is a field error.
+        by_url = [{"original_location": "https://aaa.invalid/r.pdf", "display_name": "Report"}]
+        unfetched = client.post(URL, json=programme_report("F-3", report_files=by_url), headers=bearer(secret))
+        answer = unfetched.json()["reports"][0]
+        assert unfetched.status_code == 400 and answer["submission_status"] == "rejected"
+        assert "does not resolve" in answer["errors"]["report_files[0].original_location"][0]
+        assert session.exec(select(QAResult).where(QAResult.local_id == "F-3")).first() is None
+        again = client.post(URL, json=programme_report("F-1", report_files=files), headers=bearer(secret)).json()
+        assert again["reports"][0]["submission_status"] == "unchanged"
+        assert len(session.exec(select(QAReportFile).where(QAReportFile.result_id == result_id)).all()) == 1
 
     def test_a_read_token_reads_its_agencys_reports_only(
         self, client: TestClient, world: World, session: Session, institution: int

@@ -105,7 +105,7 @@ class ReportFetches:
                     "fetching report files were spent; send the rest in another upload",
                 )
                 continue
-            self._found[url] = self._fetch(url, min(self.settings.report_fetch_seconds, left))
+            self._found[url] = self._fetch(url, round(min(self.settings.report_fetch_seconds, left), 1))
 
     def _fetch(self, url: str, seconds: float) -> Fetched:
         try:

@@ -98,6 +98,18 @@ class TestTokens:
         assert "revoked" in answers[2].json()["detail"] and "expired" in answers[3].json()["detail"]
         assert session.exec(select(QAResult).where(QAResult.local_id == "PCC-June08")).first() is None
 
+    def test_the_token_is_checked_before_the_body_is_read(self, client: TestClient, world: World) -> None:
+        json_type = {"content-type": "application/json"}
+        bodies = [b'{"agency": ', b"[" * 100_000 + b"]" * 100_000, b'{"agency": "AAA\\u0000"}']
+        for body in bodies:
+            for headers in ({}, bearer("qareg_not-a-token")):
+                answer = client.post(URL, content=body, headers={**json_type, **headers})
+                assert answer.status_code == 401, answer.text
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert answer.headers["www-authenticate"].startswith("Bearer")
+        csv_answer = client.post(f"{URL}.csv", content=b"\xff\xfe not a csv", headers={"content-type": "text/csv"})
+        assert csv_answer.status_code == 401
+
     def test_a_token_without_the_scope_or_for_another_agency_answers_403(
         self, client: TestClient, world: World, session: Session, institution: int
     ) -> None:

@@ -139,6 +139,9 @@ def report_csv(report: ImportReport) -> str:
 
 def decode(data: bytes) -> tuple[str, str]:
     """The text and the encoding it was read in: UTF-8 (with or without BOM), else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        # Excel's "Unicode text" and other UTF-16/32 files: read as Windows-1252 they would be mojibake.
+        raise UnreadableFile("The file is UTF-16 or UTF-32 (it holds NUL bytes): save it as CSV UTF-8.")
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
     try:

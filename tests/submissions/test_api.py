@@ -315,6 +315,47 @@ class TestSubmission:
         assert answer.status_code == 400 and answer.json()["reports"][0]["errors"]["report"]
 
 
+class TestBadInput:
+    def test_duplicate_local_identifiers_in_one_batch_are_refused_on_the_later_report(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        batch = [programme_report("DUP-1"), programme_report("DUP-1", decision="negative")]
+        answer = client.post(URL, json=batch, headers=bearer(secret))
+        assert answer.status_code == 400
+        first, second = answer.json()["reports"]
+        assert first["submission_status"] == "created"
+        assert second["errors"] == {"local_identifier": ["report 0 of this request has the same local identifier"]}
+        stored = session.exec(select(QAResult).where(QAResult.local_id == "DUP-1")).one()
+        assert stored.decision == "positive"
+
+    def test_dates_in_another_format_than_date_format_name_the_field(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        report = programme_report("DATE-1", date_format="%d/%m/%Y", valid_from="2020-06-26", valid_to="15/01/2025")
+        answer = client.post(URL, json=report, headers=bearer(secret))
+        assert answer.status_code == 400
+        assert answer.json()["reports"][0]["errors"] == {
+            "valid_from": ["'2020-06-26' does not match the date format '%d/%m/%Y'"]
+        }
+        fixed = client.post(URL, json={**report, "valid_from": "26/06/2020"}, headers=bearer(secret))
+        assert fixed.status_code == 200, fixed.text
+        stored = session.exec(select(QAResult).where(QAResult.local_id == "DATE-1")).one()
+        assert (stored.valid_from, stored.valid_to) == (dt.date(2020, 6, 26), dt.date(2025, 1, 15))
+
+    def test_a_body_over_the_limit_is_413_problem_json(
+        self, client: TestClient, world: World, session: Session
+    ) -> None:
+        from registry.submissions.services import MAX_JSON_BYTES
+
+        secret = make_token(session, world.agency_a)
+        body = b'{"summary": "' + b"x" * MAX_JSON_BYTES + b'"}'
+        answer = client.post(URL, content=body, headers={**bearer(secret), "content-type": "application/json"})
+        assert answer.status_code == 413
+        assert answer.headers["content-type"].startswith("application/problem+json")
+
+
 def test_submission_warnings_show_on_the_staff_provider_page(
     client: TestClient, world: World, session: Session, institution: int
 ) -> None:

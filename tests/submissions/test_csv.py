@@ -85,6 +85,18 @@ class TestCsvUpload:
         refused = client.post(URL, content=upload(ROWS[1:]) + b"\x81\x8d", headers=bearer(secret))
         assert refused.status_code == 400 and "neither UTF-8 nor Windows-1252" in refused.json()["detail"]
         assert results(session) == []
+        # A byte order mark of UTF-16, or NUL bytes, would read as mojibake in Windows-1252: refused by name.
+        for utf16 in (upload(ROWS[1:]).decode().encode("utf-16"), upload(ROWS[1:]).decode().encode("utf-16-be")):
+            refused = client.post(URL, content=utf16, headers=bearer(secret))
+            assert refused.status_code == 400 and "UTF-16" in refused.json()["detail"], refused.text
+        # Latin letters in Windows-1252 come out as the same letters.
+        accented = upload([ROWS[1].replace("Music,Master", "Música Española,Master")]).decode().encode("cp1252")
+        answer = client.post(URL, content=accented, headers=bearer(secret)).json()
+        assert answer["encoding"] == "windows-1252" and answer["counts"] == {"created": 1}
+        stored = session.exec(
+            select(QAResultProgramme.name).where(QAResultProgramme.result_id == answer["rows"][0]["result_id"])
+        )
+        assert sorted(stored) == ["Music", "Música Española"]
 
     def test_unknown_columns_refuse_the_file(self, client: TestClient, world: World, session: Session) -> None:
         secret = make_token(session, world.agency_a)

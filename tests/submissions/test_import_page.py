@@ -63,6 +63,16 @@ class TestImportPage:
         assert page.status_code == 200 and "Checked (nothing saved)" in page.text
         assert session.exec(select(QAResult).where(QAResult.local_id == "ANTWERP-May18")).first() is None
 
+    def test_a_file_over_the_limit_is_refused_next_to_the_field(
+        self, client: TestClient, world: World, session: Session
+    ) -> None:
+        from registry.submissions.csv_import import MAX_CSV_BYTES
+
+        sign_in(client, world.emails["editor_a"])
+        page = send(client, world.agency_a, upload(ROWS) + b"#" * MAX_CSV_BYTES)
+        assert page.status_code == 400 and 'id="e-file"' in page.text and "at most 20 MB" in page.text
+        assert session.exec(select(QAResult).where(QAResult.local_id == "ANTWERP-May18")).first() is None
+
     def test_providers_are_created_only_when_the_box_is_ticked(
         self, client: TestClient, world: World, session: Session
     ) -> None:

@@ -169,10 +169,12 @@ class TestFailures:
         self, fetching_client: TestClient, world: World, session: Session, server: LocalHTTPS, institution: int
     ) -> None:
         server.serve("/good.pdf", PDF)
-        header = "agency,local_identifier,activity,status,decision,valid_from,institution[1].eter_id,file[1].original_location"
+        header = "agency,local_identifier,activity,status,decision,valid_from,institution[1].eter_id,"
+        header += "file[1].original_location"
+        start = "AAA,{},institutional audit,voluntary,positive,2024-01-01,DE0140,{}"
         rows = [
-            f"AAA,CSV-URL-1,institutional audit,voluntary,positive,2024-01-01,DE0140,{server.origin}/good.pdf",
-            f"AAA,CSV-URL-2,institutional audit,voluntary,positive,2024-01-01,DE0140,{server.origin}/gone.pdf",
+            start.format("CSV-URL-1", f"{server.origin}/good.pdf"),
+            start.format("CSV-URL-2", f"{server.origin}/gone.pdf"),
         ]
         content = "\n".join([header, *rows]).encode()
         secret = make_token(session, world.agency_a)

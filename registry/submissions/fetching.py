@@ -27,6 +27,8 @@ from registry.settings import Settings
 MAX_REDIRECTS = 5
 # Distinct URLs fetched for one upload; more are refused, each on its own report, before anything is fetched.
 MAX_FETCHES_PER_UPLOAD = 100
+# Bytes fetched for one upload (they wait on disk until the import is done).
+MAX_BYTES_PER_UPLOAD = 10 * documents.MAX_DOCUMENT_BYTES
 USER_AGENT = "qa-registry-report-fetch"
 
 
@@ -70,6 +72,7 @@ class ReportFetches:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._found: dict[str, Fetched] = {}
+        self._bytes = 0
         self._directory: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> ReportFetches:
@@ -97,6 +100,13 @@ class ReportFetches:
                     "send the rest in another upload",
                 )
                 continue
+            if self._bytes >= MAX_BYTES_PER_UPLOAD:
+                self._found[url] = Fetched(
+                    url,
+                    error=f"not fetched: this upload's report files reached {MAX_BYTES_PER_UPLOAD // 2**20} MB; "
+                    "send the rest in another upload",
+                )
+                continue
             left = budget_ends - time.monotonic()
             if left <= 0.1:
                 self._found[url] = Fetched(
@@ -112,7 +122,7 @@ class ReportFetches:
             body = fetch.fetch(
                 url,
                 self.settings,
-                max_bytes=documents.MAX_DOCUMENT_BYTES,
+                max_bytes=min(documents.MAX_DOCUMENT_BYTES, MAX_BYTES_PER_UPLOAD - self._bytes),
                 other_hosts=True,
                 seconds=seconds,
                 max_redirects=MAX_REDIRECTS,
@@ -126,6 +136,7 @@ class ReportFetches:
             self._directory = tempfile.TemporaryDirectory(prefix="report-fetch-")
         path = Path(self._directory.name) / hashlib.sha256(url.encode()).hexdigest()
         path.write_bytes(body)
+        self._bytes += len(body)
         return Fetched(url, path=path)
 
     def get(self, url: str) -> Fetched:

@@ -348,14 +348,11 @@ def _report_files(problems: Problems, items: Any, fetched: ReportFetches | None)
 
 
 def _not_yet_attached(session: Session, result_id: int, files: list[documents.CheckedDocument]) -> list[Any]:
-    """The files this result does not hold yet (same bytes): a report sent again attaches nothing twice."""
-    held = set(
-        session.exec(
-            select(QAReportFile.sha256).where(
-                QAReportFile.result_id == result_id, col(QAReportFile.withdrawn_at).is_(None)
-            )
-        )
-    )
+    """The files this result does not hold yet (same bytes): a report sent again attaches nothing twice.
+
+    A file staff withdrew as uploaded in error counts as held: sending the report again does not bring it back.
+    """
+    held = set(session.exec(select(QAReportFile.sha256).where(QAReportFile.result_id == result_id)))
     fresh = []
     for document in files:
         if document.sha256 not in held:

@@ -23,6 +23,7 @@ from registry.agencies.services import add_registration, create_agency
 from registry.app import create_app
 from registry.db import create_db_engine
 from registry.qa.models import QAReportFile, QAResult
+from registry.qa.services import withdraw_report_file
 from registry.reference.services import load_reference
 from registry.settings import Settings
 from registry.submissions import fetching
@@ -94,6 +95,19 @@ class TestFetched:
         again = fetching_client.post(URL, json=report, headers=bearer(secret)).json()["reports"][0]
         assert again["submission_status"] == "unchanged" and len(files_of(session, "URL-1")) == 1
         assert server.requests == ["/reports/2024%20review.pdf"] * 2
+
+    def test_a_file_staff_withdrew_is_not_brought_back_by_sending_the_report_again(
+        self, fetching_client: TestClient, world: World, session: Session, server: LocalHTTPS, institution: int
+    ) -> None:
+        server.serve("/r.pdf", PDF)
+        secret = make_token(session, world.agency_a)
+        report = programme_report("URL-W", report_files=by_url(f"{server.origin}/r.pdf"))
+        assert fetching_client.post(URL, json=report, headers=bearer(secret)).status_code == 200
+        (stored,) = files_of(session, "URL-W")
+        withdraw_report_file(session, stored, reason="the wrong programme's report", actor=f.TEST)
+        session.commit()
+        again = fetching_client.post(URL, json=report, headers=bearer(secret)).json()["reports"][0]
+        assert again["submission_status"] == "unchanged" and len(files_of(session, "URL-W")) == 1
 
     def test_a_redirect_to_another_host_is_followed_and_checked_anew(
         self, fetching_client: TestClient, world: World, session: Session, server: LocalHTTPS, institution: int
@@ -194,7 +208,9 @@ class TestFailures:
         assert answer.json()["counts"] == {"created": 1, "rejected": 1}, answer.text
         assert len(files_of(session, "CSV-URL-1")) == 1
 
-    def test_the_upload_budget_and_the_count_limit(self, settings: Settings, server: LocalHTTPS) -> None:
+    def test_the_upload_budget_and_the_count_and_size_limits(
+        self, settings: Settings, server: LocalHTTPS, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         tight = reaching(settings, server, report_fetch_seconds=1.0, report_fetch_budget_seconds=1.0)
         server.trickle("/slow.pdf", "x" * 40, every=0.2)
         with fetching.ReportFetches(tight) as fetches:
@@ -203,6 +219,23 @@ class TestFailures:
             assert "seconds for fetching report files were spent" in str(
                 fetches.get(f"{server.origin}/slow.pdf?2").error
             )
+        monkeypatch.setattr(fetching, "MAX_BYTES_PER_UPLOAD", len(PDF) + 10)
+        with fetching.ReportFetches(reaching(settings, server)) as fetches:
+            for name in "abc":
+                server.serve(f"/{name}.pdf", PDF)
+            fetches.fetch_all(f"{server.origin}/{name}.pdf" for name in "abc")
+            assert fetches.get(f"{server.origin}/a.pdf").read() == PDF
+            # 10 bytes were left for the second file; then the upload's bytes are spent.
+            assert "larger than 10 bytes" in str(fetches.get(f"{server.origin}/b.pdf").error)
+        monkeypatch.setattr(fetching, "MAX_BYTES_PER_UPLOAD", len(PDF))
+        with fetching.ReportFetches(reaching(settings, server)) as fetches:
+            for name in "ab":
+                server.serve(f"/{name}.pdf", PDF)
+            fetches.fetch_all(f"{server.origin}/{name}.pdf" for name in "ab")
+            assert fetches.get(f"{server.origin}/a.pdf").read() == PDF
+            assert "this upload's report files reached" in str(fetches.get(f"{server.origin}/b.pdf").error)
+            assert server.requests == ["/a.pdf"]
+        monkeypatch.undo()
         many = [f"https://reports.invalid/{n}.pdf" for n in range(fetching.MAX_FETCHES_PER_UPLOAD + 1)]
         with fetching.ReportFetches(tight) as fetches:
             fetches.fetch_all(many)

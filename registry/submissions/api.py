@@ -38,12 +38,15 @@ def holder_of(session: Session, request: Request[Any, Any, Any], scope: str) -> 
 
 async def token_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """The bearer token is checked before the body is read or parsed: no token, no 400 about the body."""
+    scope = handler.opt.get("token_scope")
+    if scope is None:
+        return  # Litestar's own OPTIONS answer, which reads and writes nothing
     database = connection.app.state.database
     request = cast("Request[Any, Any, Any]", connection)
 
     def check() -> tokens.TokenHolder:
         with database.write() as session:
-            return holder_of(session, request, handler.opt["token_scope"])[0]
+            return holder_of(session, request, scope)[0]
 
     connection.state.token_holder = await anyio.to_thread.run_sync(check)
 
@@ -79,7 +82,10 @@ class SubmissionController(Controller):
             "One report or a list of up to 500. Each is created, updated or left unchanged by its "
             "`local_identifier`; `dry_run=true` checks without writing. Answers 200 when every report is "
             "accepted, 400 problem+json listing each report's outcome when any is rejected (the accepted "
-            "ones are saved)."
+            "ones are saved). Report files named by `original_location` are fetched (https only, at most 20 MB); "
+            "a file that cannot be fetched is an error on that report. With the scope `providers:create`, an "
+            "institution the registry does not hold is created from its master data (`name_official`, "
+            "`country`, `provider_type`, …)."
         ),
     )
     def submit(

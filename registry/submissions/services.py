@@ -507,7 +507,7 @@ def submit_report(
             new_ids = iter([_create_provider(session, p, *to_create[p], agency, actor) for p in sorted(to_create)])
             data.provider_ids = [pid or next(new_ids) for pid in provider_ids]
             created = ", ".join(f"institutions[{p}] ({to_create[p][0].name})" for p in sorted(to_create))
-            warnings.append(f"a provider new to the registry was created for {created}")
+            warnings.append(f"a provider new to the registry {'would be' if dry_run else 'was'} created for {created}")
         if existing is None:
             result = qa.record_result(session, data, actor)
             outcome.submission_status = "created"

@@ -90,7 +90,9 @@ class TestCreation:
         secret = make_token(session, world.agency_a, CREATE)
         report = programme_report("NEW-2", institutions=[newcomer()])
         answer = client.post(f"{URL}?dry_run=true", json=report, headers=bearer(secret))
-        assert answer.status_code == 200 and answer.json()["reports"][0]["submission_status"] == "created"
+        outcome = answer.json()["reports"][0]
+        assert answer.status_code == 200 and outcome["submission_status"] == "created"
+        assert any("new to the registry would be created for institutions[0]" in w for w in outcome["warnings"])
         assert providers_with(session, "eter", "PT0042") == []
 
     def test_without_the_scope_the_report_is_rejected_naming_the_identifiers_tried(

@@ -313,6 +313,19 @@ def _submit_report(session: Session, settings: Settings, state: dict[str, Any]) 
         session, {**report, "valid_to": "2024-12-31"}, agency=agency, index=0, settings=settings, actor=f.TEST
     )
     assert updated.submission_status == "updated", updated.errors
+    assert_current(session, "submit_report (updated)")
+    # A provider the registry does not hold, created from the report's master data, with its first result.
+    newcomer = {
+        "eter_id": "PT0099",
+        "name_official": "Submitted College",
+        "country": "PT",
+        "provider_type": "VET provider",
+    }
+    fresh = {**report, "local_identifier": "SUB-NEW", "institutions": [newcomer]}
+    created = submissions.submit_report(
+        session, fresh, agency=agency, index=0, settings=settings, actor=f.TEST, may_create_providers=True
+    )
+    assert created.submission_status == "created", created.errors
 
 
 def _withdraw_submission(session: Session, _settings: Settings, state: dict[str, Any]) -> None:

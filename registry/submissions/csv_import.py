@@ -18,7 +18,8 @@ from registry import documents
 from registry.agencies.models import Agency
 from registry.audit.services import Actor
 from registry.settings import Settings
-from registry.submissions.services import Outcome, submit_report
+from registry.submissions.fetching import ReportFetches
+from registry.submissions.services import MASTER_DATA_FIELDS, Outcome, submit_report
 
 MAX_CSV_BYTES = documents.MAX_DOCUMENT_BYTES
 MODES = ("row-by-row", "all-or-nothing")
@@ -36,7 +37,7 @@ NESTED_FIELDS = {
     "institution": {
         "deqar_id", "eter_id", "name_official", "name_official_transliterated", "name_english", "acronym",
         "website_link", "identifier", "resource", "name_alternative", "name_alternative_transliterated", "country",
-        "city", "latitude", "longitude", "qf_ehea_level",
+        "city", "latitude", "longitude", "qf_ehea_level", "provider_type",
     },
     "programme": {
         "name_primary", "qualification_primary", "nqf_level", "qf_ehea_level", "eqf_level", "degree_outcome",
@@ -138,6 +139,9 @@ def report_csv(report: ImportReport) -> str:
 
 def decode(data: bytes) -> tuple[str, str]:
     """The text and the encoding it was read in: UTF-8 (with or without BOM), else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        # Excel's "Unicode text" and other UTF-16/32 files: read as Windows-1252 they would be mojibake.
+        raise UnreadableFile("The file is UTF-16 or UTF-32 (it holds NUL bytes): save it as CSV UTF-8.")
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
     try:
@@ -198,7 +202,12 @@ def _placer(name: str) -> Callable[[dict[str, Any], str], None] | None:
             return lambda report, value: (
                 _slot(report.setdefault("report_files", []), number).setdefault("report_language", []).append(value)
             )
-        return lambda report, value: _slot(report.setdefault("report_files", []), number).__setitem__(key, value)
+
+        def put_file(report: dict[str, Any], value: str) -> None:
+            _slot(report.setdefault("report_files", []), number)[key] = value
+
+        put_file.is_file_location = key == "original_location"  # type: ignore[attr-defined]
+        return put_file
     if (match := _NESTED.match(name)) and match.group(3) in NESTED_FIELDS[match.group(1)]:
         kind, number, key, sub = match.group(1), int(match.group(2)), match.group(3), match.group(4)
         wrapper = {"institution": "institutions", "programme": "programmes", "platform": "institutions"}[kind]
@@ -218,6 +227,9 @@ def _placer(name: str) -> Callable[[dict[str, Any], str], None] | None:
         ):  # fmt: skip
             target = "isced_field" if key == "field_study" else key
             return lambda report, value: _slot(report.setdefault(wrapper, []), number).__setitem__(target, value)
+        if kind != "programme" and key in MASTER_DATA_FIELDS:
+            # A provider new to the registry is created from these when the upload may create providers.
+            return lambda report, value: _slot(report.setdefault(wrapper, []), number).__setitem__(key, value)
 
         # Master data the registry does not take from a report (names, locations): accepted, not used.
         def keep_slot(report: dict[str, Any], _value: str) -> None:
@@ -264,6 +276,23 @@ def rows(text: str) -> tuple[list[Callable[[dict[str, Any], str], None]], Iterat
     return _plan(header), reader
 
 
+def report_locations(data: bytes) -> list[str]:
+    """The report files the rows name by URL (file[n].original_location), to fetch before the import's transaction."""
+    text, _encoding = decode(data)
+    plan, reader = rows(text)
+    if not any(getattr(place, "is_file_location", False) for place in plan):
+        return []
+    found: list[str] = []
+    try:
+        for cells in reader:
+            for place, cell in zip(plan, cells, strict=False):
+                if getattr(place, "is_file_location", False) and cell.strip() not in ("", "-"):
+                    found.append(cell.strip())
+    except csv.Error:
+        return found  # the import itself reports the unreadable row
+    return found
+
+
 def import_results(
     session: Session,
     data: bytes,
@@ -274,6 +303,8 @@ def import_results(
     mode: str = "row-by-row",
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    may_create_providers: bool = False,
+    fetched: ReportFetches | None = None,
 ) -> ImportReport:
     """Submit every row; in all-or-nothing mode one rejected row rolls back the rest (the caller's transaction)."""
     if mode not in MODES:
@@ -296,8 +327,9 @@ def import_results(
                 if local_id:
                     seen[local_id] = number
                 outcome = submit_report(
-                    session, item, agency=agency, index=number, settings=settings, actor=actor, dry_run=dry_run
-                )
+                    session, item, agency=agency, index=number, settings=settings, actor=actor, dry_run=dry_run,
+                    may_create_providers=may_create_providers, fetched=fetched,
+                )  # fmt: skip
             report.rows.append(RowReport(number, outcome))
             if progress:
                 progress(1)

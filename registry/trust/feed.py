@@ -154,18 +154,16 @@ def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int
     session.execute(statement, rows)
     events = [
         {
-            "position": row["position"],
+            "position": last - len(changed) + index + 1,
             "ordinal": ordinal,
             "sub": sub,
             "event": kind,
             "description": description,
-            "provider_id": row["provider_id"],
+            "provider_id": pid,
             "occurred_at": now,
         }
-        for row in rows
-        for ordinal, (sub, kind, description) in enumerate(
-            events_for(stored.get(int(row["provider_id"])), built[int(row["provider_id"])], now.date())
-        )
+        for index, pid in enumerate(sorted(changed))
+        for ordinal, (sub, kind, description) in enumerate(events_for(stored.get(pid), built[pid], now.date()))
     ]
     if events:
         session.execute(_EVENTS.insert(), events)

@@ -240,17 +240,50 @@ def mirror_sync(source: str, path: str, follow: bool) -> None:
     click.echo(f"mirror at position {done.position}: {done.listed} providers listed, {done.changes} changes applied")
 
 
+@mirror.command("keys")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False), help="Where to write the private key")
+@click.option("--force", is_flag=True, help="Replace an existing key file")
+def mirror_keys(path: str, force: bool) -> None:
+    """Make the mirror's own signing key (a P-256 private JWK, readable by its owner only)."""
+    from registry.mirror.keys import KeyFileError, generate
+
+    try:
+        key = generate(path, overwrite=force)
+    except KeyFileError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {path} (kid {key.kid}); start the mirror with --key-file {path}")
+
+
 @mirror.command("serve")
 @click.option("--db", "path", required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8100, show_default=True, type=int)
-def mirror_serve(path: str, host: str, port: int) -> None:
+@click.option(
+    "--key-file",
+    envvar="REGISTRY_MIRROR_KEY_FILE",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The mirror's signing key (registry mirror keys): signed verdicts for Accept: application/jwt",
+)
+@click.option(
+    "--base-url",
+    envvar="REGISTRY_MIRROR_BASE_URL",
+    default=None,
+    help="Where verifiers reach the mirror (its signed verdicts' iss); default http://HOST:PORT",
+)
+def mirror_serve(path: str, host: str, port: int, key_file: str | None, base_url: str | None) -> None:
     """Answer /api/v1/trust from the copy, offline, in the registry's verdict format."""
     import uvicorn
 
     from registry.mirror.app import create_mirror_app
+    from registry.mirror.keys import KeyFileError, load
 
-    uvicorn.run(create_mirror_app(path, f"http://{host}:{port}"), host=host, port=port)
+    try:
+        key = load(key_file) if key_file else None
+    except KeyFileError as error:
+        raise click.ClickException(str(error)) from None
+    address = (base_url or f"http://{host}:{port}").rstrip("/")
+    uvicorn.run(create_mirror_app(path, address, key), host=host, port=port)
 
 
 @mirror.command("trust")

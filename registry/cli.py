@@ -222,22 +222,49 @@ def mirror() -> None:
 @click.option("--follow", is_flag=True, help="Keep following the change feed (long polling) until stopped")
 def mirror_sync(source: str, path: str, follow: bool) -> None:
     """Build or update the copy: the trust list once, then the change feed, refusing what does not verify."""
+    import time
+
     from registry.mirror.store import open_store
-    from registry.mirror.sync import SyncFailed, SyncReport, sync
+    from registry.mirror.sync import SourceUnreachable, SyncFailed, SyncReport, sync
+
+    announced = False
+    pause = 1.0
 
     def report(done: SyncReport) -> bool:
-        if done.changes:
+        nonlocal announced, pause
+        pause = 1.0
+        if not announced:
+            click.echo(
+                f"mirror at position {done.position}: {done.listed} providers listed, {done.changes} changes "
+                f"applied; following {source} (Ctrl+C stops)"
+            )
+            announced = True
+        elif done.changes:
             click.echo(f"at position {done.position} ({done.changes} changes applied)")
-            done.changes = 0
+        done.changes = 0
         return True
 
+    engine = open_store(path)
     try:
-        done = sync(open_store(path), source, wait=30, follow=report if follow else None)
-    except SyncFailed as error:
-        raise click.ClickException(str(error)) from None
+        while True:
+            try:
+                done = sync(engine, source, wait=30, follow=report if follow else None)
+            except SourceUnreachable as error:
+                if not follow:
+                    raise click.ClickException(str(error)) from None
+                # The copy keeps answering meanwhile; following resumes from its last applied position.
+                click.echo(f"{error}; trying again in {pause:.0f} s", err=True)
+                time.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            except SyncFailed as error:
+                raise click.ClickException(str(error)) from None
+            click.echo(
+                f"mirror at position {done.position}: {done.listed} providers listed, {done.changes} changes applied"
+            )
+            return
     except KeyboardInterrupt:
         return
-    click.echo(f"mirror at position {done.position}: {done.listed} providers listed, {done.changes} changes applied")
 
 
 @mirror.command("keys")

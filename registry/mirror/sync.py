@@ -27,6 +27,10 @@ class SyncFailed(RuntimeError):
     """The source could not be read or sent something that does not verify; nothing of it was applied."""
 
 
+class SourceUnreachable(SyncFailed):
+    """The source did not answer, or answered with a server error: worth trying again later."""
+
+
 @dataclass
 class SyncReport:
     listed: int
@@ -65,7 +69,7 @@ def sync(
             if follow is None or not follow(report):
                 return report
     except httpx.HTTPError as error:
-        raise SyncFailed(f"the source {source} could not be read: {error}") from None
+        raise SourceUnreachable(f"the source {source} could not be read: {error}") from None
     finally:
         if own_client:
             http.close()
@@ -81,6 +85,8 @@ def _jwks(http: httpx.Client, source: str) -> dict[str, Any]:
 
 
 def _check(response: httpx.Response) -> None:
+    if response.status_code >= 500:
+        raise SourceUnreachable(f"{response.request.url} answered {response.status_code}: {response.text[:300]}")
     if response.status_code != 200:
         raise SyncFailed(f"{response.request.url} answered {response.status_code}: {response.text[:300]}")
 

@@ -310,7 +310,8 @@ def mirror_serve(path: str, host: str, port: int, key_file: str | None, base_url
     except KeyFileError as error:
         raise click.ClickException(str(error)) from None
     address = (base_url or f"http://{host}:{port}").rstrip("/")
-    uvicorn.run(create_mirror_app(path, address, key), host=host, port=port)
+    # As `registry serve`: an access log line per lookup cost the mirror about a tenth of its throughput.
+    uvicorn.run(create_mirror_app(path, address, key), host=host, port=port, log_level="info", access_log=False)
 
 
 @mirror.command("trust")

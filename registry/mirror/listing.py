@@ -29,22 +29,25 @@ class ListUnreadable(ValueError):
 class ListReader:
     def __init__(self) -> None:
         self._digest = hashlib.sha256()
-        self._pending = b""
+        # The unfinished line, in the pieces it came in: joined once, when its end arrives.
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self.head: dict[str, Any] | None = None
         self.entries = 0
 
     def feed(self, chunk: bytes) -> Iterator[dict[str, Any]]:
         """The entries completed by this chunk, in the order of the list."""
-        data = self._pending + chunk
-        cut = data.rfind(b"\n") + 1
-        self._pending = data[cut:]
-        if len(self._pending) > MAX_LINE:
-            raise ListUnreadable(f"a line of the list is longer than {MAX_LINE} bytes")
+        cut = chunk.rfind(b"\n") + 1
         if not cut:
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > MAX_LINE:
+                raise ListUnreadable(f"a line of the list is longer than {MAX_LINE} bytes")
             return
-        complete = data[:cut]
-        self._digest.update(complete)
-        for line in complete.split(b"\n")[:-1]:
+        data = b"".join([*self._pending, chunk[:cut]])
+        self._pending, self._pending_size = [chunk[cut:]], len(chunk) - cut
+        self._digest.update(data)
+        for line in data.split(b"\n")[:-1]:
             if self.head is None:
                 self.head = _head(line)
             elif line:
@@ -53,7 +56,7 @@ class ListReader:
 
     def finish(self, jwks: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The list's head and its signature's claims, once every byte read is verified; ListUnreadable if not."""
-        tail = self._pending
+        tail = b"".join(self._pending)
         if self.head is None or not tail.startswith(_TAIL_START) or not tail.endswith(b'"}'):
             raise ListUnreadable("the list ends before its signature (cut short, or not a trust list)")
         self._digest.update(b"]")

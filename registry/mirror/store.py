@@ -130,6 +130,9 @@ def replace_all(engine: Engine, listed: Iterable[dict[str, Any]], verified: Call
                 batch = []
         _insert(connection, batch)
         _save_state(connection, verified())
+    with engine.begin() as connection:
+        # Statistics for the query planner, as the registry's own database has them.
+        connection.exec_driver_sql("ANALYZE")
     return count
 
 

@@ -229,10 +229,14 @@ def mirror_sync(source: str, path: str, follow: bool) -> None:
 
     announced = False
     pause = 1.0
+    lost = False
 
     def report(done: SyncReport) -> bool:
-        nonlocal announced, pause
+        nonlocal announced, pause, lost
         pause = 1.0
+        if lost:
+            click.echo(f"{source} answers again: following from position {done.position}")
+            lost = False
         if not announced:
             click.echo(
                 f"mirror at position {done.position}: {done.listed} providers listed, {done.changes} changes "
@@ -254,6 +258,7 @@ def mirror_sync(source: str, path: str, follow: bool) -> None:
                     raise click.ClickException(str(error)) from None
                 # The copy keeps answering meanwhile; following resumes from its last applied position.
                 click.echo(f"{error}; trying again in {pause:.0f} s", err=True)
+                lost = True
                 time.sleep(pause)
                 pause = min(pause * 2, 30.0)
                 continue

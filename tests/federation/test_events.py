@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
@@ -13,7 +14,7 @@ from litestar.testing import TestClient
 from sqlmodel import Session
 
 from registry.providers.models import Provider
-from registry.providers.services import add_identifier, suspend, update_provider
+from registry.providers.services import add_identifier, add_relation, suspend, update_provider
 from registry.qa import services as qa
 from registry.timeutil import today
 from registry.trust.signing import FEDERATION, ensure_key
@@ -117,6 +118,30 @@ class TestEventsFollowWrites:
         assert {e["sub"] for e in claims["federation_registration_events"]} == {did}
         # Without sub the statement is about the whole federation: its sub is the registry itself.
         assert _events(client)["sub"] == BASE
+
+    def test_a_merger_revokes_the_absorbed_and_registers_the_successor(
+        self, client: TestClient, session: Session
+    ) -> None:
+        absorbed, _result = _trusted_provider(session, "Absorbed College")
+        successor = f.provider(session, name="Successor University")
+        session.commit()
+        after = _events(client)["next_cursor"]
+        add_relation(
+            session,
+            absorbed,
+            kind="absorbed by",
+            related_provider_id=successor.id or 0,
+            valid_from=today() - dt.timedelta(days=1),
+            actor=f.TEST,
+        )
+        session.commit()
+        events = _events(client, after=after)["federation_registration_events"]
+        absorbed_did, successor_did = f.did(absorbed, session), f.did(successor, session)
+        by_sub = {e["sub"]: e for e in events}
+        assert by_sub[absorbed_did]["event"] == "revocation" and "closed" in by_sub[absorbed_did]["event_description"]
+        # The successor counts the absorbed provider's result from the merger on.
+        assert by_sub[successor_did]["event"] == "registration"
+        assert len(events) == 4
 
 
 class TestCursors:

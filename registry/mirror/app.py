@@ -102,11 +102,11 @@ NO_KEY = (
 def trust(
     request: Request[Any, Any, Any],
     identifier: Annotated[str, Parameter(description="Any identifier the source registry knows")],
-    scheme: str | None = None,
-    at: str | None = None,
-    eqf_level: str | None = None,
-    field: str | None = None,
-    programme: str | None = None,
+    scheme: Annotated[str | None, Parameter(description="Identifier scheme, when ambiguous")] = None,
+    at: Annotated[str | None, Parameter(description="Date or RFC 3339 date-time; default now")] = None,
+    eqf_level: Annotated[str | None, Parameter(description="EQF level of the credential")] = None,
+    field: Annotated[str | None, Parameter(description="ISCED-F field code of the credential")] = None,
+    programme: Annotated[str | None, Parameter(description="Programme or micro-credential identifier")] = None,
 ) -> Response[Any]:
     # On the event loop, as the registry's own lookup: the SQLite read takes tens of microseconds.
     lookup: MirrorLookup = request.app.state.mirror

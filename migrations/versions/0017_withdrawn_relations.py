@@ -1,7 +1,7 @@
 """withdrawn relations: a merger or other relation recorded in error is withdrawn, not deleted
 
 Revision ID: 0017
-Revises: 0010
+Revises: 0014
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0010"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,14 +15,16 @@ within that time.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import psycopg
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
@@ -80,11 +82,9 @@ class AdvisoryLock:
     def __init__(self, engine: Engine, connect_timeout: int = 5) -> None:
         self._url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._connect_timeout = connect_timeout
-        self._connection = None  # type: ignore[var-annotated]
+        self._connection: psycopg.Connection[Any] | None = None
 
     def try_acquire(self) -> bool:
-        import psycopg
-
         if self._connection is not None:
             return self.still_held()
         try:
@@ -115,8 +115,6 @@ class AdvisoryLock:
         return True
 
     def still_held(self) -> bool:
-        import psycopg
-
         if self._connection is None:
             return False
         try:
@@ -135,13 +133,10 @@ class AdvisoryLock:
         return True
 
     def release(self) -> None:
-        import psycopg
-
         if self._connection is not None:
-            try:
+            # Closing the connection releases it as well.
+            with contextlib.suppress(psycopg.Error):
                 self._connection.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_KEY,))
-            except psycopg.Error:
-                pass  # closing the connection releases it as well
             self._drop()
 
     def _drop(self) -> None:

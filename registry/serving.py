@@ -29,7 +29,7 @@ def log_config() -> dict[str, Any]:
     """Granian's own logging, plus the registry's INFO messages (scheduler leadership, job runs) with their pid."""
     from granian.log import LOGGING_CONFIG
 
-    config = copy.deepcopy(LOGGING_CONFIG)
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["formatters"]["registry"] = {
         "()": "logging.Formatter",
         "fmt": "[%(levelname)s] [pid %(process)d] %(name)s: %(message)s",
@@ -43,7 +43,9 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve(host: str, port: int, workers: int, shutdown_seconds: int = 35, target: str = APP) -> None:
+def serve(
+    host: str, port: int, workers: int, shutdown_seconds: int = 35, target: str = APP, factory: bool = False
+) -> None:
     """Serve target until SIGINT or SIGTERM; every worker runs the app's start-up and shut-down (lifespan)."""
     from granian.constants import Interfaces, Loops
     from granian.server import Server
@@ -64,4 +66,5 @@ def serve(host: str, port: int, workers: int, shutdown_seconds: int = 35, target
         respawn_failed_workers=True,
         # A stop waits this long for answers in flight (a change-feed long poll among them), then ends the workers.
         workers_kill_timeout=shutdown_seconds,
+        factory=factory,
     ).serve()

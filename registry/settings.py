@@ -160,7 +160,9 @@ class Settings:
             smtp_port=int(env.get("REGISTRY_SMTP_PORT", "25")),
             smtp_from=env.get("REGISTRY_SMTP_FROM", "registry@localhost"),
             reminder_offsets=_offsets(env.get("REGISTRY_REMINDER_OFFSETS", "180,90,30,7")),
-            sweep_interval_minutes=_positive(env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15"), "SWEEP_INTERVAL_MINUTES"),
+            sweep_interval_minutes=_positive(
+                env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15"), "SWEEP_INTERVAL_MINUTES"
+            ),
             mail_delivery_seconds=float(env.get("REGISTRY_MAIL_DELIVERY_SECONDS", "600")),
             mail_rate_per_minute=int(env.get("REGISTRY_MAIL_RATE_PER_MINUTE", "300")),
             # Whatever the database and the number of workers, only the holder of the leader lock runs the

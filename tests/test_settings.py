@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from registry.serving import cpu_count
 from registry.settings import Settings
 
 
@@ -75,3 +77,14 @@ class TestSettings:
             "/etc/ssl/test-ca.pem",
             8443,
         )
+
+    def test_workers_default_to_one_per_core_and_registry_workers_overrides(self, tmp_path: Path) -> None:
+        for database_url in (f"sqlite:///{tmp_path / 'r.db'}", "postgresql://db.internal/registry"):
+            settings = Settings.from_env({"REGISTRY_VAR_DIR": str(tmp_path), "REGISTRY_DATABASE_URL": database_url})
+            assert settings.workers == 0
+            # The cores this process may use (its affinity mask), not every core of the machine.
+            assert settings.serve_workers == cpu_count() == len(os.sched_getaffinity(0))
+            chosen = Settings.from_env({"REGISTRY_DATABASE_URL": database_url, "REGISTRY_WORKERS": "3"})
+            assert chosen.serve_workers == 3
+        with pytest.raises(ValueError, match="REGISTRY_WORKERS"):
+            Settings.from_env({"REGISTRY_WORKERS": "-2"})

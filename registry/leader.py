@@ -191,9 +191,8 @@ class SchedulerLeader:
         return self.scheduler is not None and self.scheduler.running
 
     def start(self) -> None:
-        """Campaign once now (a lone process leads at once), then every retry_seconds in a daemon thread."""
+        """Campaign at once, then every retry_seconds, in a daemon thread: start-up never waits on the database."""
         self._stop.clear()
-        self._campaign()
         self._thread = threading.Thread(target=self._watch, name="scheduler-leader", daemon=True)
         self._thread.start()
 
@@ -206,11 +205,13 @@ class SchedulerLeader:
             self._step_down()
 
     def _watch(self) -> None:
-        while not self._stop.wait(self._retry):
+        while True:
             try:
                 self._campaign()
             except Exception:  # noqa: BLE001 - the watcher must outlive one failed attempt
                 log.exception("scheduler lock: campaign failed")
+            if self._stop.wait(self._retry):
+                return
 
     def _campaign(self) -> None:
         with self._guard:

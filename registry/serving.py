@@ -11,7 +11,18 @@ import multiprocessing
 import os
 from typing import Any
 
-APP = "registry.asgi:app"
+APP = "registry.asgi:served"
+
+
+def behind_proxies(app: Any, trusted: str) -> Any:
+    """The app, taking the client address and scheme from X-Forwarded-For/-Proto sent by a trusted peer.
+
+    trusted: comma-separated addresses, networks (10.0.0.0/8) or `*`; empty trusts nobody.
+    """
+    from granian.utils.proxies import wrap_asgi_with_proxy_headers
+
+    hosts = [host.strip() for host in trusted.split(",") if host.strip()]
+    return wrap_asgi_with_proxy_headers(app, hosts) if hosts else app
 
 
 def cpu_count() -> int:

@@ -43,6 +43,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto `registry serve` believes (a reverse proxy in front).
+    forwarded_allow_ips: str = "127.0.0.1"
     # Worker processes of `registry serve`; 0: not set, the default for the database (serve_workers).
     workers: int = 0
     # Trust policy options (DESIGN.md §2).
@@ -133,6 +135,7 @@ class Settings:
             host=env.get("REGISTRY_HOST", "127.0.0.1"),
             port=int(env.get("REGISTRY_PORT", "8000")),
             workers=workers,
+            forwarded_allow_ips=env.get("REGISTRY_FORWARDED_ALLOW_IPS", "127.0.0.1"),
             require_eqar_registered=_bool(env.get("REGISTRY_REQUIRE_EQAR_REGISTERED", "true")),
             require_internal_qa_years=int(internal_qa) if internal_qa else None,
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -33,10 +34,11 @@ class TestScheduler:
     ) -> None:
         embedded = create_app(dataclasses.replace(settings, scheduler_in_process=True), bind=connection)
         with TestClient(embedded):
-            assert embedded.state.scheduler.running
+            _wait_until(lambda: embedded.state.scheduler.running)
             # A second app on the same database (another worker) stands by while the first leads.
             second = create_app(dataclasses.replace(settings, scheduler_in_process=True), bind=connection)
             with TestClient(second):
+                time.sleep(0.5)
                 assert not second.state.scheduler.running
         assert not embedded.state.scheduler.running
         assert create_app(settings, bind=connection).state.scheduler is None
@@ -59,6 +61,13 @@ class TestScheduler:
         for name in ("REGISTRY_SWEEP_INTERVAL_MINUTES", "REGISTRY_SCHEDULER_TAKEOVER_SECONDS"):
             with pytest.raises(ValueError, match="positive"):
                 Settings.from_env({name: "0"})
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def _scheduler() -> BackgroundScheduler:
@@ -135,16 +144,14 @@ class TestLeaderLock:
         leader = SchedulerLeader(FileLock(path), _scheduler, retry_seconds=0.1)
         standby = SchedulerLeader(FileLock(path), _scheduler, retry_seconds=0.1)
         leader.start()
-        standby.start()
         try:
+            _wait_until(lambda: leader.running)
+            standby.start()
             time.sleep(0.3)
             assert leader.running and not standby.running
             leader.stop()
             assert not leader.running
-            deadline = time.monotonic() + 5
-            while not standby.running:
-                assert time.monotonic() < deadline, "the standby did not take over"
-                time.sleep(0.05)
+            _wait_until(lambda: standby.running, 5)
         finally:
             leader.stop()
             standby.stop()

@@ -225,3 +225,28 @@ def test_three_workers_run_the_jobs_in_one_process_and_another_takes_over_when_i
         log.close()
     # Shut down in order: the leader stopped its scheduler and let the lock go.
     assert "scheduler stopped" in text()
+
+
+def test_a_separate_scheduler_stands_by_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+    from registry.leader import FileLock, lock_path
+
+    database = tmp_path / "registry.db"
+    env = {**_env(f"sqlite:///{database}", tmp_path), "REGISTRY_SCHEDULER_TAKEOVER_SECONDS": "0.3"}
+    assert _run(env, "db", "upgrade").returncode == 0
+    held = FileLock(lock_path(str(database)))
+    assert held.try_acquire()
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("wb") as log:
+        scheduler = subprocess.Popen([REGISTRY, "scheduler"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_for("the scheduler to start", lambda: "scheduler: sweep and delivery" in log_path.read_text())
+            time.sleep(2)
+            assert scheduler.poll() is None
+            assert "scheduler started" not in log_path.read_text()
+            held.release()
+            _wait_for("the takeover", lambda: "scheduler started" in log_path.read_text(), 20)
+        finally:
+            scheduler.send_signal(signal.SIGTERM)
+            scheduler.wait(timeout=20)
+            held.release()
+    assert "scheduler stopped" in log_path.read_text()

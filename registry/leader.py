@@ -67,7 +67,16 @@ class FileLock:
         return True
 
     def still_held(self) -> bool:
-        return self._fd is not None
+        """Held, and the file at the path is still the one locked (a deleted or replaced file is not)."""
+        if self._fd is None:
+            return False
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            self.release()
+        return same
 
     def release(self) -> None:
         if self._fd is not None:

@@ -84,7 +84,12 @@ class TestLeaderLock:
         first.release()
         assert not first.still_held()
         assert second.try_acquire()
-        second.release()
+        # Someone deletes the lock file: a new one could be locked by another process, so the holder
+        # no longer counts itself the leader.
+        path.unlink()
+        assert not second.still_held()
+        assert first.try_acquire() and first.still_held()
+        first.release()
 
     def test_a_process_that_dies_holding_the_lock_file_releases_it(self, tmp_path: Path) -> None:
         path = lock_path(str(tmp_path / "registry.db"))

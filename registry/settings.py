@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ def _offsets(value: str) -> tuple[int, ...]:
 
 def _positive(value: str, name: str) -> float:
     number = float(value)
-    if not number > 0:
+    if not (number > 0 and math.isfinite(number)):
         raise ValueError(f"REGISTRY_{name} must be a positive number: {value!r}")
     return number
 

@@ -59,8 +59,9 @@ class TestScheduler:
         )
         assert (settings.sweep_interval_minutes, settings.scheduler_takeover_seconds) == (0.5, 2.0)
         for name in ("REGISTRY_SWEEP_INTERVAL_MINUTES", "REGISTRY_SCHEDULER_TAKEOVER_SECONDS"):
-            with pytest.raises(ValueError, match="positive"):
-                Settings.from_env({name: "0"})
+            for wrong in ("0", "-1", "inf", "nan"):
+                with pytest.raises(ValueError, match="positive"):
+                    Settings.from_env({name: wrong})
 
 
 def _wait_until(condition: Callable[[], bool], seconds: float = 10) -> None:

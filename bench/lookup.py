@@ -147,10 +147,11 @@ class Server:
         self.log.close()
 
 
-def serve_registry(database: Path, port: int) -> Server:
+def serve_registry(database: Path | str, port: int) -> Server:
+    """Serve a SQLite file (a path) or any database URL (a string)."""
     env = dict(os.environ)
     env.update(
-        REGISTRY_DATABASE_URL=f"sqlite:///{database}",
+        REGISTRY_DATABASE_URL=database if isinstance(database, str) else f"sqlite:///{database}",
         REGISTRY_SECRET_KEY="bench-secret-key",
         REGISTRY_VAR_DIR=str(OUT_DIR / "var"),
         REGISTRY_BASE_URL=f"http://{HOST}:{port}",
@@ -307,8 +308,16 @@ def combine(loads: list[Load]) -> Load:
     )
 
 
-def measure_size(size: int, duration: float, connections: int, rounds: int) -> dict[str, Any]:
-    from synthetic import build_registry, lookup_identifiers, status_counts
+def measure_size(
+    size: int, duration: float, connections: int, rounds: int, cold: bool = False, postgres: str | None = None
+) -> dict[str, Any]:
+    from synthetic import (
+        build_postgres_registry,
+        build_registry,
+        evict_from_page_cache,
+        lookup_identifiers,
+        status_counts,
+    )
 
     database = OUT_DIR / f"registry-{size}.db"
     print(f"\n== {size:,} providers ({database.relative_to(BENCH_DIR.parent)})", flush=True)
@@ -317,8 +326,13 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
     print(f"   today's statuses: {status_counts(database)}", flush=True)
     identifiers = lookup_identifiers(database)
     trusted = trusted_identifiers(database)
+    served: Path | str = database
+    if postgres:
+        # The same seed gives the same registry: the SQLite file's identifiers sample PostgreSQL's too.
+        served, seconds = build_postgres_registry(postgres, size)
+        print(f"   PostgreSQL {served}: " + (f"built in {seconds:.0f} s" if seconds else "reused"), flush=True)
     taken: set[int] = set()
-    registry = serve_registry(database, free_port(taken))
+    registry = serve_registry(served, free_port(taken))
     bare = serve_bare(free_port(taken))
     try:
         warm = min(2.0, duration)
@@ -340,6 +354,9 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
         share = max(1.0, duration / rounds)
         for _ in range(rounds):
             runs["bare"].append(load(bare.port, identifiers, share, connections))
+            if cold:
+                # The lookups of this round start with none of the file in the kernel's page cache.
+                evict_from_page_cache(database)
             runs["lookup"].append(load(registry.port, identifiers, share, connections))
             runs["signed"].append(load(registry.port, identifiers, share, connections, SIGNED))
             # One connection: the lookup's own service time, without 31 requests queued ahead of it.
@@ -415,6 +432,17 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=9.0, help="seconds of load per kind and size")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds the duration is split into")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--cold", action="store_true", help="drop the database file from the page cache before each round's lookups"
+    )
+    parser.add_argument(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite", help="the database the registry serves from"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server to create the databases bench_<size> on (with --database postgresql)",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -425,11 +453,13 @@ def main() -> None:
     generator = "wrk" if shutil.which("wrk") else "a Python asyncio load generator (wrk not found)"
     print(
         f"load: {generator}, {args.connections} connections, {args.duration:g} s per kind in {args.rounds} "
-        f"interleaved rounds; cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
+        f"interleaved rounds; cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; "
+        f"database: {args.database}"
     )
     results = {}
     for size in (int(value.replace("_", "")) for value in args.sizes.split(",")):
-        results[size] = measure_size(size, args.duration, args.connections, args.rounds)
+        postgres = args.postgres_url if args.database == "postgresql" else None
+        results[size] = measure_size(size, args.duration, args.connections, args.rounds, args.cold, postgres)
     report_targets(results, args.connections)
 
 

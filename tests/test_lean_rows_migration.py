@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -82,7 +83,9 @@ def test_entries_are_deflated_on_upgrade_and_inflated_on_downgrade(fresh_url: st
         read = dict(session.execute(select(col(TrustListEntry.provider_id), col(TrustListEntry.entry))).all())
     assert read == ENTRIES
     with engine.connect() as connection:
-        stored = dict(connection.execute(text("SELECT provider_id, entry FROM trust_list_entry")).all())
+        stored: dict[int, Any] = {
+            row[0]: row[1] for row in connection.execute(text("SELECT provider_id, entry FROM trust_list_entry"))
+        }
     assert stored[2] is None
     assert zlib.decompress(bytes(stored[3])).decode() == ENTRIES[3]
     # Deflated, the long repetitive entry takes a small fraction of its text.
@@ -94,7 +97,7 @@ def test_entries_are_deflated_on_upgrade_and_inflated_on_downgrade(fresh_url: st
     command.downgrade(migrations.alembic_config(fresh_url), _before_0012())
     engine = _engine(fresh_url)
     with engine.connect() as connection:
-        stored = dict(connection.execute(text("SELECT provider_id, entry FROM trust_list_entry")).all())
+        stored = {row[0]: row[1] for row in connection.execute(text("SELECT provider_id, entry FROM trust_list_entry"))}
         indexes = {index["name"] for index in inspect(connection).get_indexes("provider_name")}
     assert stored == ENTRIES
     assert "ix_provider_name_name" in indexes

@@ -390,8 +390,8 @@ def measure_size(
     return {"size": size, "rss": rss, **figures}
 
 
-def report_targets(results: dict[int, dict[str, Any]], connections: int) -> None:
-    print("\n== targets (one worker, SQLite)")
+def report_targets(results: dict[int, dict[str, Any]], connections: int, database: str = "SQLite") -> None:
+    print(f"\n== targets (one worker, {database})")
 
     def line(ok: bool | None, text: str) -> None:
         print(f"   {'n/a ' if ok is None else 'PASS' if ok else 'MISS'}  {text}")
@@ -460,7 +460,7 @@ def main() -> None:
     for size in (int(value.replace("_", "")) for value in args.sizes.split(",")):
         postgres = args.postgres_url if args.database == "postgresql" else None
         results[size] = measure_size(size, args.duration, args.connections, args.rounds, args.cold, postgres)
-    report_targets(results, args.connections)
+    report_targets(results, args.connections, "PostgreSQL" if args.database == "postgresql" else "SQLite")
 
 
 if __name__ == "__main__":

@@ -213,10 +213,11 @@ def _uvicorn(target: str, port: int, workers: int, factory: bool = False) -> lis
     return command + (["--factory"] if factory else [])
 
 
-def serve_registry(database: Path, port: int, workers: int = 1, stack: str = DEFAULT_STACK) -> Server:
+def serve_registry(database: Path | str, port: int, workers: int = 1, stack: str = DEFAULT_STACK) -> Server:
+    """Serve a SQLite file (a path) or any database URL (a string)."""
     env = dict(os.environ)
     env.update(
-        REGISTRY_DATABASE_URL=f"sqlite:///{database}",
+        REGISTRY_DATABASE_URL=database if isinstance(database, str) else f"sqlite:///{database}",
         REGISTRY_SECRET_KEY="bench-secret-key",
         REGISTRY_VAR_DIR=str(OUT_DIR / "var"),
         REGISTRY_BASE_URL=f"http://{HOST}:{port}",
@@ -395,14 +396,28 @@ def prepare(size: int) -> tuple[Path, Path]:
 
 
 def measure_size(
-    size: int, duration: float, connections: int, rounds: int, ports: Ports, workers: int
+    size: int,
+    duration: float,
+    connections: int,
+    rounds: int,
+    ports: Ports,
+    workers: int,
+    cold: bool = False,
+    postgres: str | None = None,
 ) -> dict[str, Any]:
+    from synthetic import build_postgres_registry, evict_from_page_cache
+
     database, identifiers = prepare(size)
     trusted = trusted_identifiers(database)
-    registry = serve_registry(database, ports.next())
+    served: Path | str = database
+    if postgres:
+        # The same seed gives the same registry: the SQLite file's identifiers sample PostgreSQL's too.
+        served, seconds = build_postgres_registry(postgres, size)
+        print(f"   PostgreSQL {served}: " + (f"built in {seconds:.0f} s" if seconds else "reused"), flush=True)
+    registry = serve_registry(served, ports.next())
     bare = serve_bare(ports.next())
     # The same registry with one worker per core (or --workers), to show what more workers give.
-    several = serve_registry(database, ports.next(), workers) if workers > 1 else None
+    several = serve_registry(served, ports.next(), workers) if workers > 1 else None
     scaled = f"lookup w{workers}"
     try:
         warm = min(2.0, duration)
@@ -427,6 +442,9 @@ def measure_size(
         share = max(1.0, duration / rounds)
         for _ in range(rounds):
             runs["bare"].append(load(bare.port, identifiers, share, connections))
+            if cold:
+                # The lookups of this round start with none of the file in the kernel's page cache.
+                evict_from_page_cache(database)
             runs["lookup"].append(load(registry.port, identifiers, share, connections))
             if several is not None:
                 runs[scaled].append(load(several.port, identifiers, share, connections))
@@ -509,8 +527,8 @@ def compare_stacks(size: int, duration: float, connections: int, rounds: int, po
         print(f"   lookups {first} vs {other}, round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}")
 
 
-def report_targets(results: dict[int, dict[str, Any]], connections: int) -> None:
-    print("\n== targets (one worker, SQLite)")
+def report_targets(results: dict[int, dict[str, Any]], connections: int, database: str = "SQLite") -> None:
+    print(f"\n== targets (one worker, {database})")
 
     def line(ok: bool | None, text: str) -> None:
         print(f"   {'n/a ' if ok is None else 'PASS' if ok else 'MISS'}  {text}")
@@ -577,6 +595,17 @@ def main() -> None:
         default=None,
         help=f"compare serving stacks on the lookup instead, e.g. granian,uvicorn (known: {', '.join(STACKS)})",
     )
+    parser.add_argument(
+        "--cold", action="store_true", help="drop the database file from the page cache before each round's lookups"
+    )
+    parser.add_argument(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite", help="the database the registry serves from"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server to create the databases bench_<size> on (with --database postgresql)",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -590,7 +619,7 @@ def main() -> None:
     print(
         f"load: {generator}, {args.connections} connections, {args.duration:g} s per kind in {args.rounds} "
         f"interleaved rounds; cores: {cpu_count()}, load average {os.getloadavg()[0]:.1f}; "
-        f"ports {ports.ports.start}-{ports.ports.stop - 1}"
+        f"ports {ports.ports.start}-{ports.ports.stop - 1}; database: {args.database}"
     )
     sizes = [int(value.replace("_", "")) for value in args.sizes.split(",")]
     if args.stacks:
@@ -603,9 +632,12 @@ def main() -> None:
         print(f"   load average after the runs: {os.getloadavg()[0]:.1f}")
         return
     results = {}
+    postgres = args.postgres_url if args.database == "postgresql" else None
     for size in sizes:
-        results[size] = measure_size(size, args.duration, args.connections, args.rounds, ports, workers)
-    report_targets(results, args.connections)
+        results[size] = measure_size(
+            size, args.duration, args.connections, args.rounds, ports, workers, args.cold, postgres
+        )
+    report_targets(results, args.connections, "PostgreSQL" if postgres else "SQLite")
     print(f"   load average after the runs: {os.getloadavg()[0]:.1f}")
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/trust_list.py --size 10000
 
-Builds a synthetic registry (bench/synthetic.py) under bench/out/, derives its trust list entries,
+Builds a synthetic registry (bench/synthetic.py, which fills its trust list entries) under bench/out/,
 serves it as `registry serve` does (one worker, ports 8100-8199) and prints: the trust list's time
 to first byte, total time and size (plain and gzip), the server's RSS idle and at its peak while
 streaming the list (target: at most 1.5 times idle), a mirror sync from an empty copy (`registry
@@ -45,7 +45,7 @@ from registry.trust.verdict import Policy  # noqa: E402
 
 
 def derive_entries(path: Path) -> float:
-    """Fill the trust list entries of a bulk-loaded registry (its timelines bypassed the unit of work)."""
+    """Fill the trust list entries of a registry built without them (bench/synthetic.py now fills them itself)."""
     engine = create_db_engine(f"sqlite:///{path}")
     started = time.perf_counter()
     with Session(engine) as session:

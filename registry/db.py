@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -62,6 +63,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any, busy_ms: int = 5000) 
     dbapi_connection.isolation_level = None
     # A service needs concurrent readers, enforced foreign keys and waiting, not failing, on locks.
     cursor = dbapi_connection.cursor()
+    # 8 KiB pages hold a typical trust timeline row (about 2 kB of JSON) with less space left over
+    # than 4 KiB ones: about a tenth less file. It only applies to a new, empty database.
+    cursor.execute("PRAGMA page_size=8192")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -85,6 +89,14 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options=WRITE_OPTIONS)
 
 
+_encode_json = msgspec.json.Encoder().encode
+
+
+def json_text(value: Any) -> str:
+    """JSON columns' text: compact (no spaces after separators) and UTF-8, which keeps every row a little smaller."""
+    return _encode_json(value).decode()
+
+
 def create_db_engine(database_url: str, timeouts: Timeouts = Timeouts()) -> Engine:
     url = normalise_database_url(database_url)
     if url.startswith("sqlite"):
@@ -93,7 +105,9 @@ def create_db_engine(database_url: str, timeouts: Timeouts = Timeouts()) -> Engi
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # SQLite has no statement timeout; its lock wait is the busy timeout.
         lock = timeouts.lock if timeouts.lock is not None else 5.0
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": lock})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": lock}, json_serializer=json_text
+        )
         event.listen(engine, "connect", partial(_configure_sqlite, busy_ms=int(lock * 1000)))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
@@ -115,6 +129,7 @@ def create_db_engine(database_url: str, timeouts: Timeouts = Timeouts()) -> Engi
         # A request waits for a pooled connection no longer than it would for the database itself.
         pool_timeout=timeouts.statement or 30,
         connect_args=connect_args,
+        json_serializer=json_text,
     )
 
 

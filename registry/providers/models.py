@@ -38,9 +38,11 @@ class ProviderName(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     provider_id: int = Field(foreign_key="provider.id", index=True)
     kind: str
-    name: str = Field(index=True)
+    # Neither name nor folded is indexed: searches match folded anywhere in the name (LIKE '%text%'),
+    # which no b-tree index serves, and nothing looks a name up whole.
+    name: str
     # The name without accents or case (registry.folding.fold), kept in step with name on every write.
-    folded: str = Field(default="", index=True)
+    folded: str = ""
     lang: str | None = Field(default=None, max_length=8)
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None

@@ -15,7 +15,8 @@ class QAResult(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("agency_id", "local_id", name="uq_qa_result_agency_local_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    agency_id: int = Field(foreign_key="agency.id", index=True)
+    # No index of its own: uq_qa_result_agency_local_id starts with agency_id and serves its look-ups.
+    agency_id: int = Field(foreign_key="agency.id")
     local_id: str | None = None
     activity_type: str
     status: str
@@ -61,7 +62,7 @@ class QAResultProgramme(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     result_id: int = Field(foreign_key="qa_result.id", index=True)
     name: str
-    identifier: str | None = Field(default=None, index=True)
+    identifier: str | None = None
     ects: float | None = None
     eqf_level: int | None = None
     isced_field: str | None = None

@@ -76,33 +76,44 @@ def build_entries(session: Session, provider_ids: Iterable[int], policy: Policy)
         ).scalars()
         for row in rows:
             identifiers.setdefault(row.provider_id, []).append(
-                {
-                    "scheme": row.scheme,
-                    "value": row.value,
-                    "normalised": row.normalised,
-                    "valid_from": _iso(row.valid_from),
-                    "valid_to": _iso(row.valid_to),
-                }
+                identifier_entry(row.scheme, row.value, row.normalised, row.valid_from, row.valid_to)
             )
-    built: dict[int, str | None] = {}
-    for provider_id in ids:
-        document = documents.get(provider_id)
-        held = identifiers.get(provider_id)
-        if document is None or not held:
-            built[provider_id] = None
-            continue
-        provider = document["provider"]
-        entry = {
-            "provider_id": provider_id,
-            "name": provider["name"],
-            "country": provider["country"],
-            "type": provider["type"],
-            "identifiers": held,
-            "status_intervals": status_intervals(document, policy),
-            "timeline": document,
-        }
-        built[provider_id] = _ENCODE(entry).decode()
-    return built
+    return {
+        provider_id: encode_entry(provider_id, documents.get(provider_id), identifiers.get(provider_id), policy)
+        for provider_id in ids
+    }
+
+
+def identifier_entry(
+    scheme: str, value: str, normalised: str, valid_from: dt.date | None, valid_to: dt.date | None
+) -> dict[str, Any]:
+    """One resolving identifier as a trust list entry lists it (entries list them by scheme, normalised, id)."""
+    return {
+        "scheme": scheme,
+        "value": value,
+        "normalised": normalised,
+        "valid_from": _iso(valid_from),
+        "valid_to": _iso(valid_to),
+    }
+
+
+def encode_entry(
+    provider_id: int, document: dict[str, Any] | None, identifiers: list[dict[str, Any]] | None, policy: Policy
+) -> str | None:
+    """A provider's trust list entry as canonical JSON, or None when it is off the list; bulk loaders call it too."""
+    if document is None or not identifiers:
+        return None
+    provider = document["provider"]
+    entry = {
+        "provider_id": provider_id,
+        "name": provider["name"],
+        "country": provider["country"],
+        "type": provider["type"],
+        "identifiers": identifiers,
+        "status_intervals": status_intervals(document, policy),
+        "timeline": document,
+    }
+    return _ENCODE(entry).decode()
 
 
 def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int:

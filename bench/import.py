@@ -52,8 +52,8 @@ def build(path: Path, providers: int) -> str:
             [(n, now, now) for n in range(1, providers + 1)],
         )
         connection.exec_driver_sql(
-            "INSERT INTO provider_name (provider_id, kind, name) VALUES (?, 'official', ?)",
-            [(n, f"Bench University {n}") for n in range(1, providers + 1)],
+            "INSERT INTO provider_name (provider_id, kind, name, folded) VALUES (?, 'official', ?, ?)",
+            [(n, f"Bench University {n}", f"bench university {n}") for n in range(1, providers + 1)],
         )
         connection.exec_driver_sql(
             "INSERT INTO provider_identifier (provider_id, scheme, value, normalised, origin, established_at) "

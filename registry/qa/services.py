@@ -153,7 +153,7 @@ def record_result(session: Session, data: ResultInput, actor: Actor, *, is_demo:
     )
     session.add(result)
     session.flush()
-    _replace_links(session, result, data)
+    _replace_links(session, result, data, fresh=True)
     record_event(session, actor, "result.record", result, after=result_snapshot(session, result))
     return result
 
@@ -184,12 +184,14 @@ def update_result(
     return result
 
 
-def _replace_links(session: Session, result: QAResult, data: ResultInput) -> None:
+def _replace_links(session: Session, result: QAResult, data: ResultInput, *, fresh: bool = False) -> None:
+    """fresh: the result was inserted just now and has no links yet."""
     result_id = result.id or 0
-    for model in (QAResultProvider, QAResultContributingAgency, QAResultProgramme):
-        for row in session.exec(select(model).where(model.result_id == result_id)):  # type: ignore[attr-defined]
-            session.delete(row)
-    session.flush()
+    if not fresh:
+        for model in (QAResultProvider, QAResultContributingAgency, QAResultProgramme):
+            for row in session.exec(select(model).where(model.result_id == result_id)):  # type: ignore[attr-defined]
+                session.delete(row)
+        session.flush()
     for provider_id in sorted(set(data.provider_ids)):
         session.add(QAResultProvider(result_id=result_id, provider_id=provider_id))
     for agency_id in sorted(set(data.contributing_agency_ids) - {data.agency_id}):

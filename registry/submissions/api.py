@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from registry.agencies.models import Agency
 from registry.api_docs import problem_responses
-from registry.submissions import csv_import, services, tokens
+from registry.submissions import bulk, csv_import, services, tokens
 from registry.web import PROBLEM_JSON, DatabaseDep, SettingsDep
 
 CHALLENGE = 'Bearer realm="registry"'
@@ -72,12 +72,13 @@ class SubmissionController(Controller):
                     raise PermissionDeniedException(
                         f"This token submits for {agency.acronym} only, not for {named.acronym}."
                     )
-            outcomes = [
-                services.submit_report(
-                    session, report, agency=agency, index=i, settings=settings, actor=holder.actor, dry_run=dry_run
+            with bulk.upload(session, agency) as lookups:
+                outcomes = list(
+                    bulk.submit_chunk(
+                        session, lookups, list(enumerate(reports)), agency=agency, settings=settings,
+                        actor=holder.actor, dry_run=dry_run,
+                    )  # fmt: skip
                 )
-                for i, report in enumerate(reports)
-            ]
         answers = [outcome.as_dict() for outcome in outcomes]
         rejected = sum(1 for outcome in outcomes if outcome.submission_status == "rejected")
         if rejected:

@@ -36,8 +36,7 @@ def import_group() -> None:
 def import_results(file: Path, acronym: str, dry_run: bool, mode: str, report_path: Path | None) -> None:
     """Submit the reports in a CSV file in DEQAR's layout, one row per report."""
     settings = get_settings()
-    data = file.read_bytes()
-    if len(data) > csv_import.MAX_CSV_BYTES:
+    if file.stat().st_size > csv_import.MAX_CSV_BYTES:
         raise click.ClickException(f"{file} is larger than {csv_import.MAX_CSV_BYTES // (1024 * 1024)} MB")
     with session_scope(get_engine(settings)) as session:
         agency = find_agency(session, acronym)
@@ -45,10 +44,12 @@ def import_results(file: Path, acronym: str, dry_run: bool, mode: str, report_pa
             raise click.ClickException(f"there is no agency {acronym!r}")
         actor = Actor(f"cli import for {agency.acronym}")
         try:
-            lines = max(data.count(b"\n") - 1, 1)
-            with click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
+            with file.open("rb") as stream:
+                lines = max(sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1, 1)
+            # The file is read as a stream, a chunk of rows at a time (registry/submissions/bulk.py).
+            with file.open("rb") as stream, click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
                 report = csv_import.import_results(
-                    session, data, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
+                    session, stream, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
                     progress=lambda rows: bar.update(rows),
                 )  # fmt: skip
         except csv_import.UnreadableFile as error:

@@ -331,8 +331,8 @@ def import_results(
 
     The file (bytes, or a binary file open for reading) is read a chunk of rows at a time and each
     chunk is looked up and written together (registry/submissions/bulk.py), so a large file is never
-    held as rows in memory. In row-by-row mode each chunk is committed; all-or-nothing stays one
-    transaction, committed or rolled back by the caller.
+    held as rows in memory. Row-by-row mode commits every bulk.COMMIT_ROWS rows (the derived state is
+    refreshed once per commit); all-or-nothing stays one transaction, committed or rolled back by the caller.
     """
     if mode not in MODES:
         raise UnreadableFile(f"The mode is one of: {', '.join(MODES)}.")
@@ -342,7 +342,7 @@ def import_results(
     report = ImportReport(mode, dry_run, "utf-8-sig" if encoding == "utf-8-sig" else encoding)
     commit_chunks = mode == "row-by-row" and not dry_run
     seen: dict[str, int] = {}
-    number = 1
+    number, uncommitted = 1, 0
     # All-or-nothing: the rows are written inside one savepoint, undone if the file turns out unreadable.
     whole = session.begin_nested() if mode == "all-or-nothing" and not dry_run else None
     with bulk.upload(session, agency) as lookups:
@@ -368,7 +368,9 @@ def import_results(
                     report.rows.append(RowReport(row_number, outcome))
                     if progress:
                         progress(1)
-                if commit_chunks:
+                uncommitted += len(chunk)
+                if commit_chunks and uncommitted >= bulk.COMMIT_ROWS:
+                    uncommitted = 0
                     session.commit()
                     if isinstance(session.bind, Engine):
                         begin_write(session)

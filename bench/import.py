@@ -142,9 +142,7 @@ def write_csv(path: Path, count: int, providers: int) -> None:
 def run_csv(url: str, settings: Settings, csv_path: Path, mode: str) -> dict[str, int]:
     engine = create_db_engine(url)
     with session_scope(engine) as session, csv_path.open("rb") as stream:
-        report = import_results(
-            session, stream, agency=_agency(session), settings=settings, actor=BENCH, mode=mode
-        )
+        report = import_results(session, stream, agency=_agency(session), settings=settings, actor=BENCH, mode=mode)
         counts = report.counts()
     engine.dispose()
     return counts

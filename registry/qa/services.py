@@ -307,7 +307,9 @@ def provider_ids(session: Session, result_id: int) -> list[int]:
 def programmes(session: Session, result_id: int) -> list[QAResultProgramme]:
     return list(
         session.exec(
-            select(QAResultProgramme).where(QAResultProgramme.result_id == result_id).order_by(col(QAResultProgramme.id))
+            select(QAResultProgramme)
+            .where(QAResultProgramme.result_id == result_id)
+            .order_by(col(QAResultProgramme.id))
         )
     )
 

@@ -75,8 +75,13 @@ class SubmissionController(Controller):
             with bulk.upload(session, agency) as lookups:
                 outcomes = list(
                     bulk.submit_chunk(
-                        session, lookups, list(enumerate(reports)), agency=agency, settings=settings,
-                        actor=holder.actor, dry_run=dry_run,
+                        session,
+                        lookups,
+                        list(enumerate(reports)),
+                        agency=agency,
+                        settings=settings,
+                        actor=holder.actor,
+                        dry_run=dry_run,
                     )  # fmt: skip
                 )
         answers = [outcome.as_dict() for outcome in outcomes]

@@ -154,8 +154,8 @@ def prefetch(
     lookups.results.clear()
     lookups.absent.clear()
     for chunk in _in(local_ids):
-        query = select(QAResult).where(QAResult.agency_id == lookups.agency_id, col(QAResult.local_id).in_(chunk))
-        for result in session.exec(query):
+        held = select(QAResult).where(QAResult.agency_id == lookups.agency_id, col(QAResult.local_id).in_(chunk))
+        for result in session.exec(held):
             lookups.results[result.local_id or ""] = result
     lookups.absent = local_ids - set(lookups.results)
 

@@ -355,7 +355,9 @@ def import_results(
                     local_id = str(item.get("local_identifier") or "").strip()
                     if local_id and local_id in seen:
                         refused[number] = Outcome(number, local_id)
-                        refused[number].errors["local_identifier"] = [f"row {seen[local_id]} has the same local identifier"]
+                        refused[number].errors["local_identifier"] = [
+                            f"row {seen[local_id]} has the same local identifier"
+                        ]
                         continue
                     if local_id:
                         seen[local_id] = number

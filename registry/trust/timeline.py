@@ -122,12 +122,18 @@ def _successors(session: Session, provider_ids: set[int]) -> set[int]:
     found: set[int] = set()
     frontier = set(provider_ids)
     while frontier:
-        rows = session.exec(
-            select(ProviderRelation.related_provider_id).where(
-                col(ProviderRelation.provider_id).in_(frontier), col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+        ordered = sorted(frontier)
+        rows: set[int] = set()
+        for start in range(0, len(ordered), 5000):  # a bulk import may touch more than one IN list names
+            rows.update(
+                session.exec(
+                    select(ProviderRelation.related_provider_id).where(
+                        col(ProviderRelation.provider_id).in_(ordered[start : start + 5000]),
+                        col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+                    )
+                )
             )
-        )
-        frontier = set(rows) - found - provider_ids
+        frontier = rows - found - provider_ids
         found |= frontier
     return found
 
@@ -143,9 +149,8 @@ def inherited_results(
     """
     seen = seen | {provider_id}
     mergers = session.exec(
-        select(ProviderRelation).where(
-            ProviderRelation.related_provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
-        )
+        select(ProviderRelation)
+        .where(ProviderRelation.related_provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS))
         .order_by(col(ProviderRelation.id))
     )
     found: dict[int, tuple[QAResult, dt.date, int]] = {}
@@ -193,9 +198,8 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
         if result.id not in own_ids:
             results.append(_result_entry(session, result, counts_from=counts_from, inherited_from=holder))
     merged_into = session.exec(
-        select(ProviderRelation).where(
-            ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
-        )
+        select(ProviderRelation)
+        .where(ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS))
         .order_by(col(ProviderRelation.id))
     ).first()
     assessments = session.exec(

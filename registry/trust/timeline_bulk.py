@@ -130,9 +130,7 @@ def _load(session: Session, provider_ids: list[int]) -> _Loaded:
     programmes = select(_programmes).order_by(_programmes.c.id)
     for row in _in(session, programmes, _programmes.c.result_id, result_ids):
         loaded.programmes.setdefault(row.result_id, []).append(row)
-    files = (
-        select(_files.c.result_id, _files.c.id).where(_files.c.withdrawn_at.is_(None)).order_by(_files.c.id.desc())
-    )
+    files = select(_files.c.result_id, _files.c.id).where(_files.c.withdrawn_at.is_(None)).order_by(_files.c.id.desc())
     for row in _in(session, files, _files.c.result_id, result_ids):
         loaded.first_file[row.result_id] = row.id  # descending: the lowest id is written last
     agency_ids = {row.agency_id for row in loaded.results.values()}
@@ -270,8 +268,9 @@ def refresh(session: Session, provider_ids: Sequence[int] | set[int]) -> None:
 
 def _expire(session: Session, provider_ids: set[int]) -> None:
     """Timelines already in the session were rewritten underneath it: read them again when next used."""
-    for key, instance in list(session.identity_map.items()):
-        if key[0] is TrustTimeline and key[1][0] in provider_ids:
+    for key in list(session.identity_map.keys()):
+        instance = session.identity_map.get(key)
+        if instance is not None and key[0] is TrustTimeline and key[1][0] in provider_ids:
             if instance in session.deleted or instance in session.new:
                 continue
             session.expire(instance)

@@ -20,7 +20,10 @@ from registry.submissions.services import submit_report
 from tests import factories as f
 
 ACTOR = Actor("test")
-HEADER = "agency,local_identifier,activity,status,decision,valid_from,valid_to,institution[1].deqar_id,institution[2].deqar_id"
+HEADER = (
+    "agency,local_identifier,activity,status,decision,valid_from,valid_to,institution[1].deqar_id,"
+    "institution[2].deqar_id"
+)
 
 
 @pytest.fixture
@@ -61,7 +64,12 @@ def outcomes(report: csv_import.ImportReport) -> list[tuple[Any, ...]]:
 
 class TestChunks:
     def test_chunks_give_the_outcomes_of_one_by_one(
-        self, session: Session, settings: Settings, agency: Agency, deqar_ids: list[str], monkeypatch: pytest.MonkeyPatch
+        self,
+        session: Session,
+        settings: Settings,
+        agency: Agency,
+        deqar_ids: list[str],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         lines = rows(deqar_ids, 7)
         lines.insert(3, lines[1])  # a duplicate local identifier
@@ -108,8 +116,9 @@ class TestChunks:
         changed = {**report, "valid_to": "2024-01-01"}
         with bulk.upload(session, agency) as lookups:
             answers = list(
-                bulk.submit_chunk(session, lookups, [(0, report), (1, changed)], agency=agency, settings=settings,
-                                  actor=ACTOR)  # fmt: skip
+                bulk.submit_chunk(
+                    session, lookups, [(0, report), (1, changed)], agency=agency, settings=settings, actor=ACTOR
+                )  # fmt: skip
             )
         assert [a.submission_status for a in answers] == ["created", "updated"]
         assert answers[0].result_id == answers[1].result_id
@@ -134,13 +143,23 @@ class TestChunks:
 
 class TestStreaming:
     def test_row_by_row_commits_every_few_chunks_and_all_or_nothing_keeps_one_transaction(
-        self, session: Session, settings: Settings, agency: Agency, deqar_ids: list[str], monkeypatch: pytest.MonkeyPatch
+        self,
+        session: Session,
+        settings: Settings,
+        agency: Agency,
+        deqar_ids: list[str],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(bulk, "CHUNK", 2)
         monkeypatch.setattr(bulk, "COMMIT_ROWS", 3)
         commits: list[int] = []
         original = session.commit
-        monkeypatch.setattr(session, "commit", lambda: (commits.append(1), original())[1])
+
+        def counted() -> None:
+            commits.append(1)
+            original()
+
+        monkeypatch.setattr(session, "commit", counted)
         csv_import.import_results(session, csv_bytes(rows(deqar_ids, 5)), agency=agency, settings=settings, actor=ACTOR)
         assert len(commits) == 1  # after rows 1-4 (two chunks); the caller commits the fifth
         commits.clear()
@@ -151,7 +170,12 @@ class TestStreaming:
         assert commits == [] and report.rolled_back
 
     def test_an_unreadable_row_late_in_an_all_or_nothing_file_leaves_nothing_written(
-        self, session: Session, settings: Settings, agency: Agency, deqar_ids: list[str], monkeypatch: pytest.MonkeyPatch
+        self,
+        session: Session,
+        settings: Settings,
+        agency: Agency,
+        deqar_ids: list[str],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(bulk, "CHUNK", 2)
         data = csv_bytes(rows(deqar_ids, 5)) + b"BULK," + b"x" * 200_000 + b"\n"  # over the csv module's field limit
@@ -164,7 +188,12 @@ class TestStreaming:
         assert session.exec(select(SubmissionWarning)).first() is None
 
     def test_encodings_are_detected_a_block_at_a_time(
-        self, session: Session, settings: Settings, agency: Agency, deqar_ids: list[str], monkeypatch: pytest.MonkeyPatch
+        self,
+        session: Session,
+        settings: Settings,
+        agency: Agency,
+        deqar_ids: list[str],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(csv_import, "_BLOCK", 7)
         # é in Windows-1252 far after the first block; a UTF-8 character split across blocks.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
@@ -31,11 +32,11 @@ def varied_registry(session: Session, settings: Settings) -> list[Provider]:
     unconfirmed = f.provider(session)
     unconfirmed.confirmed = False
     session.add(unconfirmed)
-    programmes = [
+    programmes: list[dict[str, Any]] = [
         {"name": "Physics", "eqf_level": 7, "isced_field": "0533", "ects": 120.0},
         {"name": "Chemistry", "identifier": "CH-1"},
     ]
-    shared = f.result(
+    f.result(
         session, on_eqar, [a, b, english], activity_type="programme", programmes=programmes, conditions_due="2021-01-01"
     )
     f.result(session, late, [a], valid_from="2021-01-01", valid_to="2026-12-31", report_links=["https://r.example/1"])
@@ -47,7 +48,9 @@ def varied_registry(session: Session, settings: Settings) -> list[Provider]:
     with_file = f.result(session, late, [d], valid_from="2022-01-01", limit_eqf_levels=[6, 7], limit_fields=["04"])
     first = qa.attach_report_file(session, with_file, filename="a.pdf", content=f.pdf_document(), settings=settings,
                                   actor=ACTOR)  # fmt: skip
-    qa.attach_report_file(session, with_file, filename="b.pdf", content=f.pdf_document(1), settings=settings, actor=ACTOR)
+    qa.attach_report_file(
+        session, with_file, filename="b.pdf", content=f.pdf_document(1), settings=settings, actor=ACTOR
+    )
     qa.withdraw_report_file(session, first, reason="wrong file", actor=ACTOR)
     f.result(session, on_eqar, [lonely], valid_from="2016-01-01", valid_to="9999-12-31", activity_type="institutional")
     f.result(session, on_eqar, [unconfirmed])
@@ -62,7 +65,9 @@ def varied_registry(session: Session, settings: Settings) -> list[Provider]:
                            actor=ACTOR)  # fmt: skip
     providers.add_relation(session, c, kind="absorbed by", related_provider_id=english.id or 0,
                            valid_from="2024-01-01", actor=ACTOR)  # fmt: skip
-    for number, (state, accepted) in enumerate([("accepted", "2020-05-01"), ("accepted", "2023-05-01"), ("draft", None)]):
+    for number, (state, accepted) in enumerate(
+        [("accepted", "2020-05-01"), ("accepted", "2023-05-01"), ("draft", None)]
+    ):
         session.add(
             SelfAssessment(
                 provider_id=english.id or 0,

@@ -339,15 +339,16 @@ def import_results(
     stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     encoding = detect_encoding(stream)
     plan, reader = rows(_text(stream, encoding))
-    report = ImportReport(mode, dry_run, "utf-8-sig" if encoding == "utf-8-sig" else encoding)
+    report = ImportReport(mode, dry_run, encoding)
     commit_chunks = mode == "row-by-row" and not dry_run
     seen: dict[str, int] = {}
-    number, uncommitted = 1, 0
+    uncommitted = 0
+    read = [1]  # the number of the last row read, for the message about a row that cannot be read
     # All-or-nothing: the rows are written inside one savepoint, undone if the file turns out unreadable.
     whole = session.begin_nested() if mode == "all-or-nothing" and not dry_run else None
     with bulk.upload(session, agency) as lookups:
         try:
-            for chunk in _chunked(reader, bulk.CHUNK):
+            for chunk in _chunked(reader, bulk.CHUNK, read):
                 pending: list[tuple[int, Any]] = []
                 refused: dict[int, Outcome] = {}
                 for number, cells in chunk:
@@ -379,7 +380,7 @@ def import_results(
         except csv.Error as error:
             if whole is not None:
                 whole.rollback()  # all-or-nothing: the rows before the broken one are not kept either
-            raise UnreadableFile(f"The CSV cannot be read after row {number}: {error}") from None
+            raise UnreadableFile(f"The CSV cannot be read after row {read[0]}: {error}") from None
     if whole is not None:
         whole.commit()
     if mode == "all-or-nothing" and report.rejected and not dry_run:
@@ -387,10 +388,11 @@ def import_results(
     return report
 
 
-def _chunked(reader: Iterator[list[str]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
-    """(row number, cells) of the non-blank rows, a chunk at a time; the header is row 1."""
+def _chunked(reader: Iterator[list[str]], size: int, read: list[int]) -> Iterator[list[tuple[int, list[str]]]]:
+    """(row number, cells) of the non-blank rows, a chunk at a time; the header is row 1; read[0] is the last read."""
     chunk: list[tuple[int, list[str]]] = []
     for number, cells in enumerate(reader, start=2):
+        read[0] = number
         if not any(cell.strip() for cell in cells):
             continue
         chunk.append((number, cells))

@@ -179,7 +179,7 @@ class TestStreaming:
     ) -> None:
         monkeypatch.setattr(bulk, "CHUNK", 2)
         data = csv_bytes(rows(deqar_ids, 5)) + b"BULK," + b"x" * 200_000 + b"\n"  # over the csv module's field limit
-        with pytest.raises(csv_import.UnreadableFile, match="after row"):
+        with pytest.raises(csv_import.UnreadableFile, match="after row 6:"):
             csv_import.import_results(
                 session, io.BytesIO(data), agency=agency, settings=settings, actor=ACTOR, mode="all-or-nothing"
             )

@@ -27,12 +27,19 @@ from registry.qa.models import (
 )
 from registry.reference.models import Country, EsgStandard
 from registry.submissions.models import ApiToken, SubmissionWarning
-from registry.trust.models import SigningKey, TrustFeedCounter, TrustListEntry, TrustTimeline
+from registry.trust.models import (
+    FederationSubordinateEvent,
+    SigningKey,
+    TrustFeedCounter,
+    TrustListEntry,
+    TrustTimeline,
+)
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Agency",
+    "FederationSubordinateEvent",
     "ApiToken",
     "SubmissionWarning",
     "AgencyRegistration",

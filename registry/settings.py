@@ -59,6 +59,9 @@ class Settings:
     fetch_https_port: int = 443
     # One limit for a whole proof fetch: resolving, connecting, TLS, headers and body.
     fetch_timeout_seconds: float = 10.0
+    # Report files a submission names by URL: one deadline per file, and one for all the files of an upload.
+    report_fetch_seconds: float = 60.0
+    report_fetch_budget_seconds: float = 300.0
     debug: bool = False
     # Database waits, in seconds: a statement (PostgreSQL), a lock wait or a connection attempt that takes
     # longer fails with 503 and Retry-After, never holding a worker.
@@ -134,6 +137,8 @@ class Settings:
             fetch_ca_bundle=env.get("REGISTRY_FETCH_CA_BUNDLE") or None,
             fetch_https_port=int(env.get("REGISTRY_FETCH_HTTPS_PORT", "443")),
             fetch_timeout_seconds=float(env.get("REGISTRY_FETCH_TIMEOUT_SECONDS", "10")),
+            report_fetch_seconds=float(env.get("REGISTRY_REPORT_FETCH_SECONDS", "60")),
+            report_fetch_budget_seconds=float(env.get("REGISTRY_REPORT_FETCH_BUDGET_SECONDS", "300")),
             debug=_bool(env.get("REGISTRY_DEBUG", "false")),
             database_statement_timeout=float(env.get("REGISTRY_DATABASE_STATEMENT_TIMEOUT", "10")),
             database_lock_timeout=float(env.get("REGISTRY_DATABASE_LOCK_TIMEOUT", "5")),

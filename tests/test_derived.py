@@ -161,6 +161,7 @@ def steps_by_name() -> dict[str, Step]:
         "registry.providers.services.end_suspension": _end_suspension,
         "registry.providers.services.cancel_suspension": _cancel_suspension,
         "registry.providers.services.add_relation": _add_relation,
+        "registry.providers.services.withdraw_relation": _withdraw_relation,
         "registry.providers.self_requests.request_entry": _request_entry,
         "registry.providers.self_requests.confirm_entry": _confirm_entry,
         "registry.providers.self_requests.reject_entry": _reject_entry,
@@ -313,6 +314,19 @@ def _submit_report(session: Session, settings: Settings, state: dict[str, Any]) 
         session, {**report, "valid_to": "2024-12-31"}, agency=agency, index=0, settings=settings, actor=f.TEST
     )
     assert updated.submission_status == "updated", updated.errors
+    assert_current(session, "submit_report (updated)")
+    # A provider the registry does not hold, created from the report's master data, with its first result.
+    newcomer = {
+        "eter_id": "PT0099",
+        "name_official": "Submitted College",
+        "country": "PT",
+        "provider_type": "VET provider",
+    }
+    fresh = {**report, "local_identifier": "SUB-NEW", "institutions": [newcomer]}
+    created = submissions.submit_report(
+        session, fresh, agency=agency, index=0, settings=settings, actor=f.TEST, may_create_providers=True
+    )
+    assert created.submission_status == "created", created.errors
 
 
 def _withdraw_submission(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
@@ -408,6 +422,18 @@ def _add_relation(session: Session, _settings: Settings, state: dict[str, Any]) 
         valid_from="2025-01-01",
         actor=f.TEST,
     )
+
+
+def _withdraw_relation(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    mistaken = providers.add_relation(
+        session,
+        f.provider(session),
+        kind="absorbed by",
+        related_provider_id=state["provider"].id,
+        valid_from="2025-06-01",
+        actor=f.TEST,
+    )
+    providers.withdraw_relation(session, mistaken, reason="recorded for the wrong provider", actor=f.TEST)
 
 
 def _request_entry(session: Session, _settings: Settings, state: dict[str, Any]) -> None:

@@ -66,8 +66,11 @@ class TestSettings:
                 "REGISTRY_ALLOW_PRIVATE_FETCH": "yes",
                 "REGISTRY_FETCH_CA_BUNDLE": "/etc/ssl/test-ca.pem",
                 "REGISTRY_FETCH_HTTPS_PORT": "8443",
+                "REGISTRY_REPORT_FETCH_SECONDS": "20",
+                "REGISTRY_REPORT_FETCH_BUDGET_SECONDS": "90",
             }
         )
+        assert (settings.report_fetch_seconds, settings.report_fetch_budget_seconds) == (20.0, 90.0)
         assert settings.self_assessment_cycle_years == 5
         assert (settings.proof_challenge_minutes, settings.invitation_days) == (30, 7)
         assert (settings.allow_private_fetch, settings.fetch_ca_bundle, settings.fetch_https_port) == (

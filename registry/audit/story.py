@@ -59,6 +59,7 @@ VERBS = {
     "withdraw": "withdrew",
     "revoke": "revoked",
     "close": "closed",
+    "reopen": "reopened",
     "suspend": "suspended",
     "unsuspend": "ended a suspension of",
     "confirm": "confirmed the entry of",
@@ -136,6 +137,11 @@ class Teller:
                 f"recorded that {self.provider(data.get('provider_id'))} was {data.get('kind')} "
                 f"{self.provider(data.get('related_provider_id'))}"
                 + (f" on {data['valid_from']}" if data.get("valid_from") else "")
+            )
+        elif event.action == "relation.withdraw":
+            sentence = (
+                f"withdrew, as entered in error, that {self.provider(data.get('provider_id'))} was "
+                f"{data.get('kind')} {self.provider(data.get('related_provider_id'))}"
             )
         else:
             sentence = f"{verb} {what}"

@@ -21,7 +21,7 @@ from registry.api_docs import (
     problem_responses,
     signed_response,
 )
-from registry.federation import services
+from registry.federation import events, services
 from registry.federation.services import FederationError, Subordinate
 from registry.request_checks import refuse_unreadable_input
 from registry.timeutil import utcnow
@@ -33,6 +33,7 @@ from registry.web import DatabaseDep, SettingsDep
 ENTITY_STATEMENT_MEDIA_TYPE = "application/entity-statement+jwt"
 RESOLVE_RESPONSE_MEDIA_TYPE = "application/resolve-response+jwt"
 TRUST_MARK_STATUS_MEDIA_TYPE = "application/trust-mark-status-response+jwt"
+EVENTS_STATEMENT_MEDIA_TYPE = "application/entity-events-statement+jwt"
 MAX_PAGE = 1000
 T = TypeVar("T")
 
@@ -342,3 +343,61 @@ class FederationController(Controller):
         # The lookup and the signature block; they run beside the event loop, not on it.
         signed = await anyio.to_thread.run_sync(answer)
         return Response(signed, media_type=TRUST_MARK_STATUS_MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+
+    @get(
+        "/subordinate_events",
+        operation_class=FederationOperation,
+        before_request=single_values,
+        summary="Subordinate events: registrations, revocations, suspensions, metadata updates (signed, paged)",
+        description=(
+            "OpenID Federation Subordinate Events Endpoint (draft 00): a signed statement (typ "
+            "`entity-events-statement+jwt`, federation keys) whose `federation_registration_events` lists, in commit "
+            "order, `registration`, `revocation`, `suspension` and `metadata_update` events, each with `iat`, "
+            "`event`, `event_description`, `sub` and its `cursor`. With `sub`, one subordinate's history (404 "
+            "not_found if it never was one); without, every subordinate's. Ask again with `after` = `next_cursor`; "
+            "`more` says whether a full page was cut. 400 invalid_request for a cursor not given out here."
+        ),
+        responses={
+            **federation_error_responses(400, 404),
+            **signed_response(EVENTS_STATEMENT_MEDIA_TYPE, "A signed subordinate events statement (compact JWS)"),
+        },
+    )
+    async def subordinate_events(
+        self,
+        request: Request[Any, Any, Any],
+        sub: Annotated[
+            str | None,
+            Parameter(
+                description="The subordinate's entity identifier; without it, every subordinate's events",
+                schema_extra={**TEXT, "max_length": services.MAX_SUB_LENGTH},
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            Parameter(
+                description="The `next_cursor` of the last answer: only events after it",
+                schema_extra={**TEXT, "pattern": "^[0-9]{1,19}-[0-9]{1,9}$"},
+            ),
+        ] = None,
+        limit: Annotated[
+            str | None,
+            Parameter(
+                description=f"Events per page, 1 to {events.MAX_EVENTS}",
+                schema_extra={"one_of": None, "type": "integer", "minimum": 1, "maximum": events.MAX_EVENTS},
+            ),
+        ] = None,
+    ) -> Response[Any]:
+        federation = _federation(request)
+        settings = federation.lookup.settings
+        subject = events.check_sub(sub)
+        cursor = events.parse_cursor(after)
+        size = services.parse_limit(limit, events.MAX_EVENTS)
+
+        def answer() -> str:
+            with federation.lookup.db.connect() as connection:
+                rows, more = events.read_events(connection, subject, cursor, size)
+            claims = events.claims(settings, subject, cursor, rows, more, utcnow())
+            return federation.sign(claims, events.EVENTS_STATEMENT_TYPE)
+
+        signed = await anyio.to_thread.run_sync(answer)
+        return Response(signed, media_type=EVENTS_STATEMENT_MEDIA_TYPE, headers={"Cache-Control": "no-store"})

@@ -63,6 +63,8 @@ def endpoints(settings: Settings) -> dict[str, str]:
         "federation_extended_list_endpoint": f"{base}/federation/extended_list",
         "federation_resolve_endpoint": f"{base}/federation/resolve",
         "federation_trust_mark_status_endpoint": f"{base}/federation/trust_mark_status",
+        # OpenID Federation Subordinate Events Endpoint 1.0 (draft 00): registry/federation/events.py.
+        "federation_subordinate_events_endpoint": f"{base}/federation/subordinate_events",
     }
 
 

@@ -8,7 +8,7 @@ unchanged: a mirror's verdict is the registry's verdict by construction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,8 +112,11 @@ def settings_for(path: str | Path, mirrored: MirrorState) -> Settings:
     )
 
 
-def replace_all(engine: Engine, listed: Iterable[dict[str, Any]], new_state: MirrorState) -> int:
-    """Replace the whole copy with a trust list, in one transaction."""
+def replace_all(engine: Engine, listed: Iterable[dict[str, Any]], verified: Callable[[], MirrorState]) -> int:
+    """Replace the whole copy with a trust list, in one transaction, in batches as listed yields them.
+
+    verified() is asked after the last entry for the new sync state; if it raises, nothing is kept.
+    """
     count = 0
     with engine.begin() as connection:
         for table in (identifiers, timelines, entries):
@@ -126,7 +129,10 @@ def replace_all(engine: Engine, listed: Iterable[dict[str, Any]], new_state: Mir
                 _insert(connection, batch)
                 batch = []
         _insert(connection, batch)
-        _save_state(connection, new_state)
+        _save_state(connection, verified())
+    with engine.begin() as connection:
+        # Statistics for the query planner, as the registry's own database has them.
+        connection.exec_driver_sql("ANALYZE")
     return count
 
 

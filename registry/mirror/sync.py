@@ -1,14 +1,14 @@
 """Build and update a mirror from a registry: the signed trust list once, then the signed change feed.
 
-Nothing is applied before its signature verifies against the source's published keys. The list
-is applied in one transaction, and each page of the feed together with its cursor in another, so
-a sync cut at any point resumes from the last applied position, losing and repeating nothing.
+Nothing is kept before its signature verifies against the source's published keys. The list is
+written as it streams, in one transaction committed only once its signature verified; each page of
+the feed is applied with its cursor in another. So a sync cut at any point resumes from the last
+applied position, losing and repeating nothing.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +17,18 @@ import msgspec
 from sqlalchemy import Engine
 
 from registry.mirror import store
-from registry.trust.publication import CHANGES_TYPE, LIST_TYPE, SignatureInvalid, verify
+from registry.mirror.listing import ListReader, ListUnreadable
+from registry.trust.publication import CHANGES_TYPE, SignatureInvalid, verify
 
 PAGE = 1000
 
 
 class SyncFailed(RuntimeError):
     """The source could not be read or sent something that does not verify; nothing of it was applied."""
+
+
+class SourceUnreachable(SyncFailed):
+    """The source did not answer, or answered with a server error: worth trying again later."""
 
 
 @dataclass
@@ -64,7 +69,7 @@ def sync(
             if follow is None or not follow(report):
                 return report
     except httpx.HTTPError as error:
-        raise SyncFailed(f"the source {source} could not be read: {error}") from None
+        raise SourceUnreachable(f"the source {source} could not be read: {error}") from None
     finally:
         if own_client:
             http.close()
@@ -80,22 +85,33 @@ def _jwks(http: httpx.Client, source: str) -> dict[str, Any]:
 
 
 def _check(response: httpx.Response) -> None:
+    if response.status_code >= 500:
+        raise SourceUnreachable(f"{response.request.url} answered {response.status_code}: {response.text[:300]}")
     if response.status_code != 200:
         raise SyncFailed(f"{response.request.url} answered {response.status_code}: {response.text[:300]}")
 
 
 def _load_list(engine: Engine, http: httpx.Client, source: str, jwks: dict[str, Any]) -> int:
-    # Spooled to disk as it arrives: the list is verified whole before any of it is applied.
-    with tempfile.TemporaryFile() as spool:
-        with http.stream("GET", f"{source}/api/v1/trust-list", headers={"Accept-Encoding": "gzip"}) as response:
-            _check(response)
+    # Parsed and written as it streams, in one transaction committed only once the signature over
+    # every byte verified: memory holds a line and a batch, and a list that fails leaves the copy as it was.
+    reader = ListReader()
+    with http.stream("GET", f"{source}/api/v1/trust-list", headers={"Accept-Encoding": "gzip"}) as response:
+        _check(response)
+
+        def entries() -> Iterator[dict[str, Any]]:
             for chunk in response.iter_bytes():
-                spool.write(chunk)
-        spool.seek(0)
-        body = spool.read()
-    document = _verified(body, jwks, LIST_TYPE)
-    mirrored = store.MirrorState(source, document["issuer"], int(document["position"]), document["policy"], jwks)
-    return store.replace_all(engine, document["providers"], mirrored)
+                yield from reader.feed(chunk)
+
+        def verified() -> store.MirrorState:
+            head, _claims = reader.finish(jwks)
+            return store.MirrorState(source, head["issuer"], int(head["position"]), head["policy"], jwks)
+
+        try:
+            return store.replace_all(engine, entries(), verified)
+        except ListUnreadable as error:
+            raise SyncFailed(f"refused: {error}") from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise SyncFailed(f"refused: the list's entries are not as a registry writes them: {error!r}") from None
 
 
 def _follow_page(engine: Engine, http: httpx.Client, source: str, mirrored: store.MirrorState, wait: int) -> int:

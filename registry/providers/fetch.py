@@ -117,45 +117,98 @@ class _CheckedAddresses(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
-def fetch(url: str, settings: Settings, *, max_bytes: int = MAX_BYTES) -> bytes:
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise FetchFailed(f"only https:// addresses are fetched, not {url!r}")
-    host, port = parts.hostname, parts.port or 443
-    deadline = _Deadline(settings.fetch_timeout_seconds)
-    addresses = resolve(host, port, settings, deadline)
-    pool = httpcore.ConnectionPool(
-        ssl_context=_tls_context(settings),
-        network_backend=_CheckedAddresses(host, port, addresses, deadline),
-        max_connections=1,
-        retries=0,
-    )
-    try:
-        with pool:
-            return _follow(pool, url, host, port, max_bytes)
-    except httpcore.TimeoutException:
-        raise FetchFailed(
-            f"{host} did not send the document within {deadline.seconds:g} seconds; it must answer promptly"
-        ) from None
-    except httpcore.ConnectError as error:
-        raise FetchFailed(_connect_failure(error, host, port)) from None
-    except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as error:
-        raise FetchFailed(f"{host} broke off the connection or did not answer in HTTP ({error})") from None
+class _Moved(Exception):
+    """A redirect to another host, which only a fetch that allows other hosts follows (resolved and checked anew)."""
+
+    def __init__(self, target: str, redirects: int) -> None:
+        self.target = target
+        self.redirects = redirects
 
 
-def _follow(pool: httpcore.ConnectionPool, url: str, host: str, port: int, max_bytes: int) -> bytes:
+def fetch(
+    url: str,
+    settings: Settings,
+    *,
+    max_bytes: int = MAX_BYTES,
+    other_hosts: bool = False,
+    seconds: float | None = None,
+    max_redirects: int = MAX_REDIRECTS,
+    user_agent: str = "qa-registry-proof-check",
+) -> bytes:
+    """The body of an https:// URL, or FetchFailed saying why not.
+
+    `other_hosts` follows redirects to other hosts too: each is resolved and checked like the first, and
+    all of them share the one deadline (`seconds`, else the settings' fetch timeout) and redirect limit.
+    """
+    deadline = _Deadline(seconds if seconds is not None else settings.fetch_timeout_seconds)
+    redirects = 0
+    while True:
+        parts = urlsplit(url)
+        try:
+            port = parts.port or 443
+        except ValueError:
+            raise FetchFailed(f"{url!r} has no valid port") from None
+        if parts.scheme != "https" or not parts.hostname:
+            raise FetchFailed(f"only https:// addresses are fetched, not {url!r}")
+        host = parts.hostname
+        addresses = resolve(host, port, settings, deadline)
+        pool = httpcore.ConnectionPool(
+            ssl_context=_tls_context(settings),
+            network_backend=_CheckedAddresses(host, port, addresses, deadline),
+            max_connections=1,
+            retries=0,
+        )
+        try:
+            with pool:
+                return _follow(
+                    pool, url, host, port, max_bytes,
+                    redirects=redirects, max_redirects=max_redirects, other_hosts=other_hosts, user_agent=user_agent,
+                )  # fmt: skip
+        except _Moved as moved:
+            url, redirects = moved.target, moved.redirects
+        except httpcore.TimeoutException:
+            raise FetchFailed(
+                f"{host} did not send the document within {deadline.seconds:g} seconds; it must answer promptly"
+            ) from None
+        except httpcore.ConnectError as error:
+            raise FetchFailed(_connect_failure(error, host, port)) from None
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, OSError) as error:
+            raise FetchFailed(f"{host} broke off the connection or did not answer in HTTP ({error})") from None
+
+
+def _follow(
+    pool: httpcore.ConnectionPool,
+    url: str,
+    host: str,
+    port: int,
+    max_bytes: int,
+    *,
+    redirects: int = 0,
+    max_redirects: int = MAX_REDIRECTS,
+    other_hosts: bool = False,
+    user_agent: str = "qa-registry-proof-check",
+) -> bytes:
     headers: list[tuple[bytes | str, bytes | str]] = [
-        ("User-Agent", "qa-registry-proof-check"),
+        ("User-Agent", user_agent),
         ("Accept-Encoding", "identity"),
     ]
     # Uncompressed only: the size limit then counts what the server actually sends.
-    for _ in range(MAX_REDIRECTS + 1):
+    while redirects <= max_redirects:
         with pool.stream("GET", url, headers=headers) as response:
             if 300 <= response.status < 400 and response.status != 304:
                 target = urljoin(url, _header(response, b"location"))
                 moved = urlsplit(target)
-                if moved.scheme != "https" or moved.hostname != host or (moved.port or 443) != port:
-                    raise FetchFailed(f"{url} redirects to another host ({target}); redirects must stay on {host}")
+                redirects += 1
+                try:
+                    same_host = moved.scheme == "https" and moved.hostname == host and (moved.port or 443) == port
+                except ValueError:
+                    same_host = False
+                if not same_host:
+                    if not other_hosts:
+                        raise FetchFailed(f"{url} redirects to another host ({target}); redirects must stay on {host}")
+                    if redirects > max_redirects:
+                        break
+                    raise _Moved(target, redirects)
                 url = target
                 continue
             if response.status != 200:
@@ -169,7 +222,7 @@ def _follow(pool: httpcore.ConnectionPool, url: str, host: str, port: int, max_b
                 if len(body) > max_bytes:
                     raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
             return bytes(body)
-    raise FetchFailed(f"{url} redirects more than {MAX_REDIRECTS} times")
+    raise FetchFailed(f"{url} redirects more than {max_redirects} times")
 
 
 def _header(response: httpcore.Response, name: bytes) -> str:

@@ -77,6 +77,11 @@ class ProviderRelation(SQLModel, table=True):
     related_provider_id: int = Field(foreign_key="provider.id", index=True)
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
+    # What the provider's closing date was before a merger closed it, restored if the merger is withdrawn.
+    replaced_closed_on: dt.date | None = None
+    # A relation recorded in error is withdrawn: kept for the history, ignored by every verdict.
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str | None = None
 
 
 class ProviderIdentifier(SQLModel, table=True):

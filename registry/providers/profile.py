@@ -53,7 +53,8 @@ def public_profile(session: Session, provider_id: int, settings: Settings, day: 
     ).all()
     relations = session.exec(
         select(ProviderRelation).where(
-            (ProviderRelation.provider_id == provider_id) | (ProviderRelation.related_provider_id == provider_id)
+            (ProviderRelation.provider_id == provider_id) | (ProviderRelation.related_provider_id == provider_id),
+            col(ProviderRelation.withdrawn_at).is_(None),
         )
     ).all()
     suspensions = session.exec(
@@ -244,6 +245,24 @@ def staff_profile(session: Session, provider_id: int, settings: Settings, day: d
         .where(ProviderSuspension.provider_id == provider_id)
         .order_by(col(ProviderSuspension.suspended_from))
     ).all()
+    # Staff also see relations withdrawn as entered in error, struck through with their reason.
+    profile["relation_rows"] = [
+        {
+            "relation": r,
+            "provider_name": display_name(session, r.provider_id),
+            "related_name": display_name(session, r.related_provider_id),
+        }
+        for r in session.exec(
+            select(ProviderRelation)
+            .where(
+                or_(
+                    col(ProviderRelation.provider_id) == provider_id,
+                    col(ProviderRelation.related_provider_id) == provider_id,
+                )
+            )
+            .order_by(col(ProviderRelation.id))
+        )
+    ]
     profile["self_assessments"] = session.exec(
         select(SelfAssessment)
         .where(SelfAssessment.provider_id == provider_id)

@@ -325,7 +325,11 @@ def add_relation(
     if kind in MERGER_RELATIONS:
         _check_merger(session, provider, related_provider_id, start)
     relation = ProviderRelation(
-        provider_id=provider.id or 0, kind=kind, related_provider_id=related_provider_id, valid_from=start
+        provider_id=provider.id or 0,
+        kind=kind,
+        related_provider_id=related_provider_id,
+        valid_from=start,
+        replaced_closed_on=provider.closed_on,
     )
     session.add(relation)
     if kind in MERGER_RELATIONS and start and (provider.closed_on is None or provider.closed_on > start):
@@ -339,11 +343,44 @@ def add_relation(
     return relation
 
 
+def withdraw_relation(session: Session, relation: ProviderRelation, *, reason: str, actor: Actor) -> ProviderRelation:
+    """A relation recorded in error: ignored by every verdict from now on, kept for the history.
+
+    Withdrawing a merger reopens the provider it closed (back to the closing date it had before), and
+    the successor stops counting the results it inherited through it.
+    """
+    mark_in_error(
+        session,
+        relation,
+        reason=reason,
+        actor=actor,
+        event="relation.withdraw",
+        mark="withdrawn",
+        already="this relation is already withdrawn",
+    )
+    provider = session.get(Provider, relation.provider_id)
+    if (
+        relation.kind in MERGER_RELATIONS
+        and provider is not None
+        and relation.valid_from is not None
+        and provider.closed_on == relation.valid_from
+        and relation.replaced_closed_on != relation.valid_from
+    ):
+        before = snapshot(provider)
+        provider.closed_on = relation.replaced_closed_on
+        provider.version += 1
+        session.add(provider)
+        record_event(session, actor, "provider.reopen", provider, before=before)
+    return relation
+
+
 def merger_of(session: Session, provider_id: int) -> ProviderRelation | None:
-    """The merger that ended this provider, if one is recorded."""
+    """The merger that ended this provider, if one is recorded (and not withdrawn)."""
     return session.exec(
         select(ProviderRelation).where(
-            ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS)
+            ProviderRelation.provider_id == provider_id,
+            col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+            col(ProviderRelation.withdrawn_at).is_(None),
         )
     ).first()
 
@@ -390,7 +427,9 @@ def _is_ancestor(session: Session, provider_id: int, candidate_parent_id: int) -
             return True
         parent = session.exec(
             select(ProviderRelation.related_provider_id).where(
-                ProviderRelation.provider_id == current, ProviderRelation.kind == "parent"
+                ProviderRelation.provider_id == current,
+                ProviderRelation.kind == "parent",
+                col(ProviderRelation.withdrawn_at).is_(None),
             )
         ).first()
         if parent is None:

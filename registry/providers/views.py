@@ -29,7 +29,7 @@ from registry.flash import done
 from registry.forms import FormData, form_page, text
 from registry.providers import lookup, services
 from registry.providers.identifiers import SCHEMES
-from registry.providers.models import ProviderSuspension
+from registry.providers.models import ProviderRelation, ProviderSuspension
 from registry.providers.profile import (
     page_number,
     provider_history,
@@ -184,6 +184,7 @@ class StaffProviderPages(Controller):
                 "results": principal.has(OPERATOR, EDITOR),
                 "suspend": principal.is_operator,
                 "merge": principal.is_operator and services.merger_of(session, provider_id) is None,
+                "withdraw_relations": principal.is_operator,
             }
             warnings = warnings_by_result(session, [r["id"] for r in profile["results"]])
         editable = {
@@ -335,6 +336,37 @@ class StaffProviderPages(Controller):
             return form_page("providers/merger.html", context, data, error)
         return done(request, f"/staff/providers/{provider_id}", "Merger recorded.")
 
+    @get("/{provider_id:int}/relations/{relation_id:int}/withdraw", sync_to_thread=True, guards=[operator_only])
+    def relation_withdraw_form(
+        self, db: DatabaseDep, provider_id: FromPath[int], relation_id: FromPath[int]
+    ) -> Template:
+        with db.read() as session:
+            context = _relation_context(session, provider_id, relation_id)
+        return Template("providers/relation_withdraw.html", context={**context, "values": {}, "errors": {}})
+
+    @post("/{provider_id:int}/relations/{relation_id:int}/withdraw", sync_to_thread=True, guards=[operator_only])
+    def withdraw_relation(
+        self,
+        request: Request[Any, Any, Any],
+        db: DatabaseDep,
+        provider_id: FromPath[int],
+        relation_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        try:
+            with db.write() as session:
+                relation = _relation_context(session, provider_id, relation_id)["relation"]
+                services.withdraw_relation(
+                    session, relation, reason=text(data, "reason"), actor=principal_of(request).actor
+                )
+        except ValidationFailed as error:
+            with db.read() as session:
+                context = _relation_context(session, provider_id, relation_id)
+            return form_page("providers/relation_withdraw.html", context, data, error)
+        return done(
+            request, f"/staff/providers/{provider_id}", "The relation is withdrawn; it no longer counts in any verdict."
+        )
+
     @get("/{provider_id:int}/suspend", sync_to_thread=True, guards=[operator_only])
     def suspend_form(self, db: DatabaseDep, provider_id: FromPath[int]) -> Template:
         with db.read() as session:
@@ -415,6 +447,20 @@ class StaffProviderPages(Controller):
             f"/staff/providers/{provider_id}",
             "The suspension is cancelled; it no longer counts in any verdict.",
         )
+
+
+def _relation_context(session: Session, provider_id: int, relation_id: int) -> dict[str, Any]:
+    relation = session.get(ProviderRelation, relation_id)
+    if relation is None or provider_id not in (relation.provider_id, relation.related_provider_id):
+        raise NotFound(f"This provider has no relation {relation_id}.")
+    return {
+        "relation": relation,
+        "provider_id": provider_id,
+        "name": services.display_name(session, provider_id),
+        "provider_name": services.display_name(session, relation.provider_id),
+        "related_name": services.display_name(session, relation.related_provider_id),
+        "is_merger": relation.kind in MERGER_RELATIONS,
+    }
 
 
 def _suspension_context(session: Session, provider_id: int, suspension_id: int) -> dict[str, Any]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
 from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
 from registry.agencies.models import Agency
 from registry.api_docs import problem_responses
-from registry.submissions import bulk, csv_import, services, tokens
+from registry.settings import Settings
+from registry.submissions import bulk, csv_import, fetching, services, tokens
 from registry.web import PROBLEM_JSON, DatabaseDep, SettingsDep
 
 CHALLENGE = 'Bearer realm="registry"'
@@ -33,12 +36,43 @@ def holder_of(session: Session, request: Request[Any, Any, Any], scope: str) -> 
     return holder, agency
 
 
+async def token_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The bearer token is checked before the body is read or parsed: no token, no 400 about the body."""
+    scope = handler.opt.get("token_scope")
+    if scope is None:
+        return  # Litestar's own OPTIONS answer, which reads and writes nothing
+    database = connection.app.state.database
+    request = cast("Request[Any, Any, Any]", connection)
+
+    def check() -> tokens.TokenHolder:
+        with database.write() as session:
+            return holder_of(session, request, scope)[0]
+
+    connection.state.token_holder = await anyio.to_thread.run_sync(check)
+
+
+def _holder(request: Request[Any, Any, Any], session: Session) -> tuple[tokens.TokenHolder, Agency]:
+    holder: tokens.TokenHolder = request.state.token_holder
+    agency = session.get(Agency, holder.agency_id)
+    assert agency is not None
+    return holder, agency
+
+
+def _fetch_report_files(settings: Settings, reports: list[Any]) -> fetching.ReportFetches:
+    """Report files named by URL, fetched now: outside any transaction, before the reports are written."""
+    fetches = fetching.ReportFetches(settings)
+    fetches.fetch_all(url for report in reports for url in fetching.locations(report))
+    return fetches
+
+
 class SubmissionController(Controller):
     path = "/api/v1/submissions"
     tags = ["Submissions"]
+    guards = [token_guard]
 
     @post(
         "/results",
+        opt={"token_scope": "results:submit"},
         sync_to_thread=True,
         summary="Submit QA reports (DEQAR Submission API v2 layout)",
         request_max_body_size=services.MAX_JSON_BYTES,
@@ -48,7 +82,10 @@ class SubmissionController(Controller):
             "One report or a list of up to 500. Each is created, updated or left unchanged by its "
             "`local_identifier`; `dry_run=true` checks without writing. Answers 200 when every report is "
             "accepted, 400 problem+json listing each report's outcome when any is rejected (the accepted "
-            "ones are saved)."
+            "ones are saved). Report files named by `original_location` are fetched (https only, at most 20 MB); "
+            "a file that cannot be fetched is an error on that report. With the scope `providers:create`, an "
+            "institution the registry does not hold is created from its master data (`name_official`, "
+            "`country`, `provider_type`, …)."
         ),
     )
     def submit(
@@ -59,31 +96,42 @@ class SubmissionController(Controller):
         data: Annotated[Any, Body(description="A report object or a list of them")],
         dry_run: FromQuery[bool] = False,
     ) -> Response[Any]:
-        with db.write() as session:
-            holder, agency = holder_of(session, request, "results:submit")
-            reports = data if isinstance(data, list) else [data]
-            if not reports or len(reports) > services.MAX_REPORTS_PER_REQUEST:
-                return _problem(
-                    request, 400, f"Send from 1 to {services.MAX_REPORTS_PER_REQUEST} reports per request.", []
-                )
+        reports = data if isinstance(data, list) else [data]
+        if not reports or len(reports) > services.MAX_REPORTS_PER_REQUEST:
+            return _problem(request, 400, f"Send from 1 to {services.MAX_REPORTS_PER_REQUEST} reports per request.", [])
+        holder: tokens.TokenHolder = request.state.token_holder
+        may_create = services.CREATE_SCOPE in holder.scopes
+        with db.read() as session:
+            _holder_, agency = _holder(request, session)
             for report in reports:
                 named = services.find_agency(session, report.get("agency")) if isinstance(report, dict) else None
                 if named is not None and named.id != agency.id:
                     raise PermissionDeniedException(
                         f"This token submits for {agency.acronym} only, not for {named.acronym}."
                     )
+        first_row: dict[str, int] = {}
+        with _fetch_report_files(settings, reports) as fetched, db.write() as session:
+            agency = _holder(request, session)[1]
+            refused: dict[int, services.Outcome] = {}
+            pending: list[tuple[int, Any]] = []
+            for i, report in enumerate(reports):
+                local_id = str(report.get("local_identifier") or "").strip() if isinstance(report, dict) else ""
+                if local_id and local_id in first_row:
+                    refused[i] = services.Outcome(i, local_id)
+                    refused[i].errors["local_identifier"] = [
+                        f"report {first_row[local_id]} of this request has the same local identifier"
+                    ]
+                    continue
+                if local_id:
+                    first_row[local_id] = i
+                pending.append((i, report))
+            # One chunk: what the reports name is looked up together (registry/submissions/bulk.py).
             with bulk.upload(session, agency) as lookups:
-                outcomes = list(
-                    bulk.submit_chunk(
-                        session,
-                        lookups,
-                        list(enumerate(reports)),
-                        agency=agency,
-                        settings=settings,
-                        actor=holder.actor,
-                        dry_run=dry_run,
-                    )  # fmt: skip
-                )
+                submitted = bulk.submit_chunk(
+                    session, lookups, pending, agency=agency, settings=settings, actor=holder.actor,
+                    dry_run=dry_run, may_create_providers=may_create, fetched=fetched,
+                )  # fmt: skip
+                outcomes = [refused.get(i) or next(submitted) for i in range(len(reports))]
         answers = [outcome.as_dict() for outcome in outcomes]
         rejected = sum(1 for outcome in outcomes if outcome.submission_status == "rejected")
         if rejected:
@@ -96,17 +144,19 @@ class SubmissionController(Controller):
     @get(
         # Not on the DELETE's path: Litestar's automatic OPTIONS answer there would name only one method.
         "/results/{local_identifier:str}/current",
+        opt={"token_scope": "results:read"},
         sync_to_thread=True,
         summary="Read what the registry holds for one of the agency's reports (scope results:read)",
         responses=problem_responses(401, 403, 404),
     )
     def read(self, request: Request[Any, Any, Any], db: DatabaseDep, local_identifier: FromPath[str]) -> dict[str, Any]:
-        with db.write() as session:
-            _holder, agency = holder_of(session, request, "results:read")
+        with db.read() as session:
+            agency = _holder(request, session)[1]
             return services.submitted_result(session, agency=agency, local_identifier=local_identifier)
 
     @delete(
         "/results/{local_identifier:str}",
+        opt={"token_scope": "results:submit"},
         sync_to_thread=True,
         status_code=200,
         summary="Withdraw a report by its local identifier (it is kept, excluded from verdicts)",
@@ -116,7 +166,7 @@ class SubmissionController(Controller):
         self, request: Request[Any, Any, Any], db: DatabaseDep, local_identifier: FromPath[str]
     ) -> dict[str, Any]:
         with db.write() as session:
-            holder, agency = holder_of(session, request, "results:submit")
+            holder, agency = _holder(request, session)
             result = services.withdraw_submission(
                 session, agency=agency, local_identifier=local_identifier, actor=holder.actor
             )
@@ -126,9 +176,11 @@ class SubmissionController(Controller):
 class CsvSubmission(Controller):
     path = "/api/v1/submissions"
     tags = ["Submissions"]
+    guards = [token_guard]
 
     @post(
         "/results.csv",
+        opt={"token_scope": "results:submit"},
         summary="Submit QA reports as a CSV file (DEQAR's CSV layout)",
         status_code=200,
         request_max_body_size=csv_import.MAX_CSV_BYTES,
@@ -149,18 +201,27 @@ class CsvSubmission(Controller):
     ) -> Response[Any]:
         body = await request.body()
 
+        holder: tokens.TokenHolder = request.state.token_holder
+
         def _run() -> Response[Any]:
-            with db.write() as session:
-                holder, agency = holder_of(session, request, "results:submit")
-                try:
-                    report = csv_import.import_results(
-                        session, body, agency=agency, settings=settings, actor=holder.actor, mode=mode,
-                        dry_run=dry_run,
-                    )  # fmt: skip
-                except csv_import.UnreadableFile as error:
-                    return _problem(request, 400, str(error), [])
-                if report.rolled_back:
-                    session.rollback()
+            try:
+                urls = csv_import.report_locations(body)
+            except csv_import.UnreadableFile as error:
+                return _problem(request, 400, str(error), [])
+            with fetching.ReportFetches(settings) as fetched:
+                fetched.fetch_all(urls)
+                with db.write() as session:
+                    agency = _holder(request, session)[1]
+                    try:
+                        report = csv_import.import_results(
+                            session, body, agency=agency, settings=settings, actor=holder.actor, mode=mode,
+                            dry_run=dry_run, may_create_providers=services.CREATE_SCOPE in holder.scopes,
+                            fetched=fetched,
+                        )  # fmt: skip
+                    except csv_import.UnreadableFile as error:
+                        return _problem(request, 400, str(error), [])
+                    if report.rolled_back:
+                        session.rollback()
             if "text/csv" in request.headers.get("accept", ""):
                 return Response(
                     csv_import.report_csv(report),

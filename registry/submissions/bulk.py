@@ -34,6 +34,7 @@ _IN_LIST = 900
 _KEY = "registry.submissions.lookups"
 
 if TYPE_CHECKING:
+    from registry.submissions.fetching import ReportFetches
     from registry.submissions.services import Outcome
 
 
@@ -169,8 +170,10 @@ def submit_chunk(
     settings: Settings,
     actor: Actor,
     dry_run: bool = False,
+    may_create_providers: bool = False,
+    fetched: ReportFetches | None = None,
 ) -> Iterator[Outcome]:
-    """Each (index, report)'s outcome, in order, after one prefetch for all of them."""
+    """Each (index, report)'s outcome, in order, after one prefetch for all of them (options as submit_report's)."""
     from registry.submissions import services
 
     def pairs_of(report: dict[str, Any]) -> list[tuple[str, str]]:
@@ -182,8 +185,9 @@ def submit_chunk(
     prefetch(session, lookups, [report for _, report in reports], pairs_of)
     for index, report in reports:
         outcome = services.submit_report(
-            session, report, agency=agency, index=index, settings=settings, actor=actor, dry_run=dry_run
-        )
+            session, report, agency=agency, index=index, settings=settings, actor=actor, dry_run=dry_run,
+            may_create_providers=may_create_providers, fetched=fetched,
+        )  # fmt: skip
         if outcome.submission_status == "created":
             lookups.forget(outcome.local_identifier)
         yield outcome

@@ -10,7 +10,7 @@ import click
 from registry.audit.services import Actor
 from registry.db import get_engine, session_scope
 from registry.settings import get_settings
-from registry.submissions import csv_import
+from registry.submissions import csv_import, fetching
 from registry.submissions.services import find_agency
 
 
@@ -28,34 +28,51 @@ def import_group() -> None:
     help="row-by-row saves the good rows; all-or-nothing saves nothing if any row is rejected.",
 )  # fmt: skip
 @click.option(
+    "--create-providers",
+    is_flag=True,
+    help="Create providers the registry does not hold from the institution[n] master data columns.",
+)
+@click.option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the per-row report (CSV) here.",
 )
-def import_results(file: Path, acronym: str, dry_run: bool, mode: str, report_path: Path | None) -> None:
+def import_results(
+    file: Path, acronym: str, dry_run: bool, mode: str, create_providers: bool, report_path: Path | None
+) -> None:
     """Submit the reports in a CSV file in DEQAR's layout, one row per report."""
     settings = get_settings()
     if file.stat().st_size > csv_import.MAX_CSV_BYTES:
         raise click.ClickException(f"{file} is larger than {csv_import.MAX_CSV_BYTES // (1024 * 1024)} MB")
-    with session_scope(get_engine(settings)) as session:
-        agency = find_agency(session, acronym)
-        if agency is None:
-            raise click.ClickException(f"there is no agency {acronym!r}")
-        actor = Actor(f"cli import for {agency.acronym}")
-        try:
-            with file.open("rb") as stream:
-                lines = max(sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1, 1)
-            # The file is read as a stream, a chunk of rows at a time (registry/submissions/bulk.py).
-            with file.open("rb") as stream, click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
-                report = csv_import.import_results(
-                    session, stream, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
-                    progress=lambda rows: bar.update(rows),
-                )  # fmt: skip
-        except csv_import.UnreadableFile as error:
-            raise click.ClickException(str(error)) from None
-        if report.rolled_back:
-            session.rollback()
+    try:
+        with file.open("rb") as stream:
+            urls = csv_import.report_locations(stream)
+    except csv_import.UnreadableFile as error:
+        raise click.ClickException(str(error)) from None
+    # Report files named by URL are fetched first, outside the import's transaction.
+    with fetching.ReportFetches(settings) as fetched:
+        if urls:
+            click.echo(f"fetching {len(set(urls))} report files", err=True)
+            fetched.fetch_all(urls)
+        with session_scope(get_engine(settings)) as session:
+            agency = find_agency(session, acronym)
+            if agency is None:
+                raise click.ClickException(f"there is no agency {acronym!r}")
+            actor = Actor(f"cli import for {agency.acronym}")
+            try:
+                with file.open("rb") as stream:
+                    lines = max(sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1, 1)
+                # The file is read as a stream, a chunk of rows at a time (registry/submissions/bulk.py).
+                with file.open("rb") as stream, click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
+                    report = csv_import.import_results(
+                        session, stream, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
+                        progress=lambda rows: bar.update(rows), may_create_providers=create_providers, fetched=fetched,
+                    )  # fmt: skip
+            except csv_import.UnreadableFile as error:
+                raise click.ClickException(str(error)) from None
+            if report.rolled_back:
+                session.rollback()
     if report_path:
         report_path.write_text(csv_import.report_csv(report), encoding="utf-8")
     for row, local_id, status, _result, column, message in report.lines():

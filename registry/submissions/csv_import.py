@@ -22,7 +22,8 @@ from registry.audit.services import Actor
 from registry.db import begin_write
 from registry.settings import Settings
 from registry.submissions import bulk
-from registry.submissions.services import Outcome
+from registry.submissions.fetching import ReportFetches
+from registry.submissions.services import MASTER_DATA_FIELDS, Outcome
 
 MAX_CSV_BYTES = documents.MAX_DOCUMENT_BYTES
 MODES = ("row-by-row", "all-or-nothing")
@@ -40,7 +41,7 @@ NESTED_FIELDS = {
     "institution": {
         "deqar_id", "eter_id", "name_official", "name_official_transliterated", "name_english", "acronym",
         "website_link", "identifier", "resource", "name_alternative", "name_alternative_transliterated", "country",
-        "city", "latitude", "longitude", "qf_ehea_level",
+        "city", "latitude", "longitude", "qf_ehea_level", "provider_type",
     },
     "programme": {
         "name_primary", "qualification_primary", "nqf_level", "qf_ehea_level", "eqf_level", "degree_outcome",
@@ -146,6 +147,11 @@ _BLOCK = 1 << 20
 def detect_encoding(stream: BinaryIO) -> str:
     """UTF-8 with BOM ("utf-8-sig"), UTF-8, else Windows-1252, read a block at a time; leaves stream at 0."""
     stream.seek(0)
+    start = stream.read(4096)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in start:
+        # Excel's "Unicode text" and other UTF-16/32 files: read as Windows-1252 they would be mojibake.
+        raise UnreadableFile("The file is UTF-16 or UTF-32 (it holds NUL bytes): save it as CSV UTF-8.")
+    stream.seek(0)
     if stream.read(3) == b"\xef\xbb\xbf":
         encoding = "utf-8-sig"
     else:
@@ -183,22 +189,6 @@ def _first_error(stream: BinaryIO, encoding: str) -> int | None:
 def _text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
     codec = {"windows-1252": "cp1252"}.get(encoding, encoding)
     return io.TextIOWrapper(stream, encoding=codec, newline="")
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """The text and the encoding it was read in: UTF-8 (with or without BOM), else Windows-1252."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as error:
-        utf8_error = error
-    try:
-        return data.decode("cp1252"), "windows-1252"
-    except UnicodeDecodeError:
-        raise UnreadableFile(
-            f"The file is neither UTF-8 nor Windows-1252 (byte {utf8_error.start}): save it as UTF-8 CSV."
-        ) from None
 
 
 def _plan(header: list[str]) -> list[Callable[[dict[str, Any], str], None]]:
@@ -247,7 +237,12 @@ def _placer(name: str) -> Callable[[dict[str, Any], str], None] | None:
             return lambda report, value: (
                 _slot(report.setdefault("report_files", []), number).setdefault("report_language", []).append(value)
             )
-        return lambda report, value: _slot(report.setdefault("report_files", []), number).__setitem__(key, value)
+
+        def put_file(report: dict[str, Any], value: str) -> None:
+            _slot(report.setdefault("report_files", []), number)[key] = value
+
+        put_file.is_file_location = key == "original_location"  # type: ignore[attr-defined]
+        return put_file
     if (match := _NESTED.match(name)) and match.group(3) in NESTED_FIELDS[match.group(1)]:
         kind, number, key, sub = match.group(1), int(match.group(2)), match.group(3), match.group(4)
         wrapper = {"institution": "institutions", "programme": "programmes", "platform": "institutions"}[kind]
@@ -267,6 +262,9 @@ def _placer(name: str) -> Callable[[dict[str, Any], str], None] | None:
         ):  # fmt: skip
             target = "isced_field" if key == "field_study" else key
             return lambda report, value: _slot(report.setdefault(wrapper, []), number).__setitem__(target, value)
+        if kind != "programme" and key in MASTER_DATA_FIELDS:
+            # A provider new to the registry is created from these when the upload may create providers.
+            return lambda report, value: _slot(report.setdefault(wrapper, []), number).__setitem__(key, value)
 
         # Master data the registry does not take from a report (names, locations): accepted, not used.
         def keep_slot(report: dict[str, Any], _value: str) -> None:
@@ -316,6 +314,30 @@ def rows(text: str | TextIO) -> tuple[list[Callable[[dict[str, Any], str], None]
     return _plan(header), reader
 
 
+def report_locations(data: bytes | BinaryIO) -> list[str]:
+    """The report files the rows name by URL (file[n].original_location), to fetch before the import's transaction.
+
+    Reads the file as a stream, as the import does, and leaves a stream open and rewound.
+    """
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    text = _text(stream, detect_encoding(stream))
+    found: list[str] = []
+    try:
+        plan, reader = rows(text)
+        if not any(getattr(place, "is_file_location", False) for place in plan):
+            return []
+        for cells in reader:
+            for place, cell in zip(plan, cells, strict=False):
+                if getattr(place, "is_file_location", False) and cell.strip() not in ("", "-"):
+                    found.append(cell.strip())
+    except csv.Error:
+        return found  # the import itself reports the unreadable row
+    finally:
+        text.detach()
+        stream.seek(0)
+    return found
+
+
 def import_results(
     session: Session,
     data: bytes | BinaryIO,
@@ -326,6 +348,8 @@ def import_results(
     mode: str = "row-by-row",
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    may_create_providers: bool = False,
+    fetched: ReportFetches | None = None,
 ) -> ImportReport:
     """Submit every row; in all-or-nothing mode one rejected row rolls back the rest (the caller's transaction).
 
@@ -364,8 +388,9 @@ def import_results(
                         seen[local_id] = number
                     pending.append((number, item))
                 submitted = bulk.submit_chunk(
-                    session, lookups, pending, agency=agency, settings=settings, actor=actor, dry_run=dry_run
-                )
+                    session, lookups, pending, agency=agency, settings=settings, actor=actor, dry_run=dry_run,
+                    may_create_providers=may_create_providers, fetched=fetched,
+                )  # fmt: skip
                 for row_number, _cells in chunk:
                     outcome = refused.get(row_number) or next(submitted)
                     report.rows.append(RowReport(row_number, outcome))

@@ -18,12 +18,14 @@ from registry import documents
 from registry.agencies.models import Agency, AgencyRegistration
 from registry.audit.services import Actor
 from registry.errors import NotFound, RegistryError, ValidationFailed
+from registry.providers import services as providers
 from registry.providers.identifiers import SCHEMES, InvalidIdentifier, normalise
 from registry.providers.models import ProviderIdentifier
 from registry.qa import services as qa
-from registry.qa.models import QAResult
+from registry.qa.models import QAReportFile, QAResult
 from registry.settings import Settings
 from registry.submissions import bulk
+from registry.submissions.fetching import Fetched, ReportFetches
 from registry.submissions.models import SubmissionWarning
 from registry.timeutil import add_years
 from registry.vocabulary import ACTIVITY_TYPES, DECISIONS, RESOLVING_ORIGINS
@@ -147,29 +149,114 @@ def _items(problems: Problems, name: str, value: Any) -> list[Any]:
 
 def _lookups(institution: Any, agency: Agency) -> list[tuple[str, str]]:
     """The (scheme, value) pairs an institution entry names, in DEQAR's fields."""
+    return [(scheme, value) for scheme, value, _label in _labelled_lookups(institution, agency)]
+
+
+def _labelled_lookups(institution: Any, agency: Agency) -> list[tuple[str, str, str]]:
+    """(scheme, value, the field it came from) for each identifier an institution entry names."""
     if not isinstance(institution, dict):
         return []
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str, str]] = []
     if institution.get("deqar_id"):
-        pairs.append(("deqar", str(institution["deqar_id"])))
+        pairs.append(("deqar", str(institution["deqar_id"]), "deqar_id"))
     if institution.get("eter_id"):
-        pairs.append(("eter", str(institution["eter_id"])))
-    entries = list(institution.get("identifiers") or [])
+        pairs.append(("eter", str(institution["eter_id"]), "eter_id"))
+    raw = institution.get("identifiers")
+    entries = [(f"identifiers[{i}]", entry) for i, entry in enumerate(raw if isinstance(raw, list) else [])]
     if institution.get("identifier"):
-        entries.append({"identifier": institution["identifier"], "resource": institution.get("resource")})
-    for entry in entries:
+        entries.append(
+            ("identifier", {"identifier": institution["identifier"], "resource": institution.get("resource")})
+        )
+    for label, entry in entries:
         if not isinstance(entry, dict) or not entry.get("identifier"):
             continue
         resource = str(entry.get("resource") or "").strip().lower()
         value = str(entry["identifier"])
         if resource in SCHEMES:
-            pairs.append((resource, value))
+            pairs.append((resource, value, label))
         elif not resource or resource == "local identifier":
             # DEQAR: an identifier without a resource is the agency's own.
-            pairs.append(("local", f"{agency.acronym}:{value}"))
+            pairs.append(("local", f"{agency.acronym}:{value}", label))
         else:
-            pairs.append((resource, value))
+            pairs.append((resource, value, label))
     return pairs
+
+
+# An institution the registry does not hold yet is created from these fields (DEQAR's CSV names, plus our
+# provider_type) when the token has the scope providers:create.
+MASTER_DATA_FIELDS = ("name_official", "name_english", "acronym", "country", "website_link", "provider_type")
+CREATE_SCOPE = "providers:create"
+
+
+def has_master_data(institution: Any) -> bool:
+    return isinstance(institution, dict) and bool(str(institution.get("name_official") or "").strip())
+
+
+def _new_provider(
+    problems: Problems, position: int, institution: dict[str, Any], agency: Agency
+) -> tuple[providers.ProviderInput, list[str]] | None:
+    """The master data of a provider to create, its identifiers validated and normalised; None on errors."""
+    where = f"institutions[{position}]"
+    before = len(problems.errors)
+    for name in ("country", "provider_type"):
+        if not str(institution.get(name) or "").strip():
+            problems.add(f"{where}.{name}", "required to create a provider the registry does not hold")
+    identifiers: list[dict[str, Any]] = []
+    labels: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
+    for scheme, value, label in _labelled_lookups(institution, agency):
+        try:
+            normalised = normalise(scheme, value)
+        except InvalidIdentifier as error:
+            problems.add(f"{where}.{label}", f"{scheme} {value!r}: {error}")
+            continue
+        if (scheme, normalised) in seen:
+            continue
+        seen[(scheme, normalised)] = label
+        identifiers.append(
+            {
+                "scheme": scheme,
+                "value": value,
+                "origin": "agency",
+                "agency_id": agency.id if scheme == "local" else None,
+            }
+        )
+        labels.append(label)
+    if len(problems.errors) > before:
+        return None
+    data = providers.ProviderInput(
+        name=str(institution.get("name_official") or "").strip(),
+        country=str(institution.get("country") or "").strip(),
+        provider_type=str(institution.get("provider_type") or "").strip(),
+        english_name=str(institution.get("name_english") or "").strip() or None,
+        acronym=str(institution.get("acronym") or "").strip() or None,
+        website=str(institution.get("website_link") or "").strip() or None,
+        identifiers=identifiers,
+    )
+    return data, labels
+
+
+PROVIDER_FIELDS = {"name": "name_official", "website": "website_link", "english_name": "name_english"}
+
+
+def _create_provider(
+    session: Session, position: int, data: providers.ProviderInput, labels: list[str], agency: Agency, actor: Actor
+) -> int:
+    """Create the provider (inside the report's savepoint); its field errors name the institution's fields."""
+    try:
+        provider = providers.create_provider(session, data, actor, created_by_agency_id=agency.id)
+    except ValidationFailed as error:
+        renamed: dict[str, str] = {}
+        for name, message in error.errors.items():
+            head, dot, rest = name.partition(".")
+            if head.startswith("identifiers[") and dot:
+                index = int(head[len("identifiers[") : -1])
+                label = labels[index] if index < len(labels) else head
+                renamed[f"institutions[{position}].{label}"] = message if rest == "value" else f"{rest}: {message}"
+            else:
+                renamed[f"institutions[{position}].{PROVIDER_FIELDS.get(name, name)}"] = message
+        raise ValidationFailed(renamed) from None
+    return provider.id or 0
 
 
 def _provider_for(session: Session, pairs: list[tuple[str, str]], agency: Agency) -> tuple[int | None, list[str]]:
@@ -240,38 +327,53 @@ def _programmes(problems: Problems, warnings: list[str], items: Any) -> list[qa.
     return result
 
 
-def _report_files(
-    problems: Problems, warnings: list[str], links: list[str], items: Any
-) -> list[documents.CheckedDocument]:
-    """Uploaded (base64) report files, checked like any upload; a file named by URL is kept as a link."""
+def _report_files(problems: Problems, items: Any, fetched: ReportFetches | None) -> list[documents.CheckedDocument]:
+    """Report files sent base64-encoded or fetched by URL before the transaction, each checked like an upload."""
     files: list[documents.CheckedDocument] = []
     for index, item in enumerate(items if isinstance(items, list) else []):
         if not isinstance(item, dict):
             problems.add(f"report_files[{index}]", "a report file is an object")
             continue
+        name = str(item.get("file_original_filename") or "").strip()
         if not item.get("file"):
             location = str(item.get("original_location") or "").strip()
             if not location:
                 problems.add(
                     f"report_files[{index}]", "give the file base64-encoded in `file`, or its original_location"
                 )
-            else:
-                # The registry fetches nothing from elsewhere: the report stays where the agency published it.
-                links.append(location)
-                warnings.append(f"report file {location} was not fetched; it is kept as a report link")
-            continue
+                continue
+            found = fetched.get(location) if fetched is not None else Fetched(location, error="it was not fetched")
+            if found.error is not None:
+                problems.add(f"report_files[{index}].original_location", found.error)
+                continue
+            where, data, name = f"report_files[{index}].original_location", found.read(), name or found.filename
+        else:
+            where = f"report_files[{index}].file"
+            try:
+                data = base64.b64decode(str(item["file"]), validate=True)
+            except (binascii.Error, ValueError):
+                problems.add(where, "this is not valid base64")
+                continue
         try:
-            data = base64.b64decode(str(item["file"]), validate=True)
-        except (binascii.Error, ValueError):
-            problems.add(f"report_files[{index}].file", "this is not valid base64")
-            continue
-        try:
-            name = str(item.get("file_original_filename") or "report.pdf")
-            files.append(documents.check(data, name, fallback_name="report"))
+            files.append(documents.check(data, name or "report.pdf", fallback_name="report"))
         except ValidationFailed as error:
             for message in error.errors.values():
-                problems.add(f"report_files[{index}].file", message)
+                problems.add(where, message)
     return files
+
+
+def _not_yet_attached(session: Session, result_id: int, files: list[documents.CheckedDocument]) -> list[Any]:
+    """The files this result does not hold yet (same bytes): a report sent again attaches nothing twice.
+
+    A file staff withdrew as uploaded in error counts as held: sending the report again does not bring it back.
+    """
+    held = set(session.exec(select(QAReportFile.sha256).where(QAReportFile.result_id == result_id)))
+    fresh = []
+    for document in files:
+        if document.sha256 not in held:
+            held.add(document.sha256)
+            fresh.append(document)
+    return fresh
 
 
 def _links(items: Any) -> list[str]:
@@ -304,8 +406,14 @@ def submit_report(
     settings: Settings,
     actor: Actor,
     dry_run: bool = False,
+    may_create_providers: bool = False,
+    fetched: ReportFetches | None = None,
 ) -> Outcome:
-    """Record, update or leave one report; a rejected report writes nothing."""
+    """Record, update or leave one report; a rejected report writes nothing.
+
+    Report files named by URL must have been fetched (`fetched`) before the caller's transaction began.
+    An institution the registry does not hold is created from its master data when `may_create_providers`.
+    """
     if not isinstance(report, dict):
         outcome = Outcome(index, None)
         outcome.errors["report"] = ["a report is a JSON object"]
@@ -345,6 +453,7 @@ def submit_report(
     conditions_due = _date(problems, "conditions_due", report.get("conditions_due"), date_format)
     revoked_from = _date(problems, "revoked_from", report.get("revoked_from"), date_format)
     provider_ids: list[int] = []
+    to_create: dict[int, tuple[providers.ProviderInput, list[str]]] = {}
     institutions = report.get("institutions")
     if not isinstance(institutions, list) or not institutions:
         problems.add("institutions", "name at least one institution")
@@ -355,13 +464,25 @@ def submit_report(
                 problems.add(f"institutions[{position}]", "give a deqar_id, an eter_id or identifiers")
                 continue
             provider_id, tried = _provider_for(session, pairs, agency)
-            if provider_id is None:
-                problems.add(f"institutions[{position}]", "no provider in the registry has " + ", ".join(tried))
-            else:
+            if provider_id is not None:
                 provider_ids.append(provider_id)
+                continue
+            missing = "no provider in the registry has " + ", ".join(tried)
+            if not has_master_data(institution):
+                problems.add(f"institutions[{position}]", missing)
+            elif not may_create_providers:
+                problems.add(
+                    f"institutions[{position}]",
+                    f"{missing}; creating it from the master data sent needs the scope {CREATE_SCOPE!r}",
+                )
+            else:
+                planned = _new_provider(problems, position, institution, agency)
+                if planned is not None:
+                    to_create[position] = planned
+                    provider_ids.append(0)  # filled in when the provider is created
     programmes = _programmes(problems, warnings, report.get("programmes"))
     links = _links(report.get("report_links"))
-    files = _report_files(problems, warnings, links, report.get("report_files"))
+    files = _report_files(problems, report.get("report_files"), fetched)
     if valid_from and valid_to and valid_to > add_years(valid_from, qa.DEFAULT_VALIDITY_YEARS):
         warnings.append("the validity is longer than six years")
     if valid_from and not _registered_on(session, agency.id or 0, valid_from):
@@ -398,10 +519,16 @@ def submit_report(
     )
     savepoint = session.begin_nested()
     try:
+        if to_create:
+            new_ids = iter([_create_provider(session, p, *to_create[p], agency, actor) for p in sorted(to_create)])
+            data.provider_ids = [pid or next(new_ids) for pid in provider_ids]
+            created = ", ".join(f"institutions[{p}] ({to_create[p][0].name})" for p in sorted(to_create))
+            warnings.append(f"a provider new to the registry {'would be' if dry_run else 'was'} created for {created}")
         if existing is None:
             result = qa.record_result(session, data, actor)
             outcome.submission_status = "created"
         else:
+            files = _not_yet_attached(session, existing.id or 0, files)
             before = _comparable(qa.result_snapshot(session, existing))
             result = qa.update_result(session, existing, data, actor, existing.version)
             session.flush()

@@ -15,7 +15,8 @@ from registry.errors import FieldErrors, NotFound, PermissionDenied
 from registry.submissions.models import ApiToken
 from registry.timeutil import utcnow
 
-SCOPES = ("results:submit", "results:read")
+# providers:create lets a submission add a provider the registry does not hold yet, from the master data it sends.
+SCOPES = ("results:submit", "results:read", "providers:create")
 # A recognisable prefix lets secret scanners and people spot a leaked registry token.
 SECRET_PREFIX = "qareg_"
 MAX_LIFETIME_DAYS = 731

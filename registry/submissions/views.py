@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import time
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -19,7 +21,7 @@ from registry.agencies.services import get_agency, list_agencies
 from registry.errors import ValidationFailed
 from registry.forms import FormData, MultipartData, form_page, see_other, text, uploaded_file, values
 from registry.settings import Settings
-from registry.submissions import csv_import, tokens
+from registry.submissions import csv_import, fetching, tokens
 from registry.web import DatabaseDep, SettingsDep
 
 # The secret is on this page only; no cache keeps it.
@@ -86,6 +88,46 @@ class TokenPages(Controller):
 
 REPORT_AREA = "import-reports"
 _REPORT_NAME = re.compile(r"^(\d+)-[A-Za-z0-9_-]{22}\.csv$")
+# The import page's script names each upload so it can ask how far the server has got (import.js).
+PROGRESS_AREA = "import-progress"
+_PROGRESS_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class ImportProgress:
+    """How far an upload's import has got, in a small file its uploader's browser polls (any worker can answer)."""
+
+    def __init__(self, settings: Settings, user_id: int, progress_id: str, total: int) -> None:
+        self.path = (
+            settings.var_dir / PROGRESS_AREA / f"{user_id}-{progress_id}.json"
+            if _PROGRESS_ID.match(progress_id)
+            else None
+        )
+        self.total = total
+        self.done = 0
+        self.stage = "starting"
+        self._written = 0.0
+
+    def set_stage(self, stage: str) -> None:
+        self.stage = stage
+        self._write()
+
+    def step(self, rows: int) -> None:
+        self.done += rows
+        if time.monotonic() - self._written >= 0.2:
+            self._write()
+
+    def _write(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"stage": self.stage, "done": self.done, "total": max(self.total, self.done)}))
+        partial.replace(self.path)  # a poll never reads half a file
+        self._written = time.monotonic()
+
+    def remove(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def _keep_report(settings: Settings, user_id: int, report: csv_import.ImportReport) -> str:
@@ -123,23 +165,40 @@ class ImportPages(Controller):
         agency_id = text(fields, "agency_id")
         mode = text(fields, "mode") or "row-by-row"
         dry_run = text(fields, "dry_run") == "yes"
+        create_providers = text(fields, "create_providers") == "yes"
         try:
             if not agency_id.isdigit() or int(agency_id) not in recordable_agencies(principal, [int(agency_id)]):
                 raise ValidationFailed({"agency_id": "choose one of your agencies"})
             _name, content = uploaded_file(data)
             if len(content) > csv_import.MAX_CSV_BYTES:
                 raise ValidationFailed({"file": f"a file may be at most {csv_import.MAX_CSV_BYTES // 2**20} MB"})
-            with db.write() as session:
-                agency = get_agency(session, int(agency_id))
+            progress = ImportProgress(
+                settings, principal.user_id, text(fields, "progress_id"), max(content.count(b"\n") - 1, 1)
+            )
+            try:
                 try:
-                    report = csv_import.import_results(
-                        session, content, agency=agency, settings=settings, actor=principal.actor, mode=mode,
-                        dry_run=dry_run,
-                    )  # fmt: skip
+                    urls = csv_import.report_locations(content)
                 except csv_import.UnreadableFile as error:
                     raise ValidationFailed({"file": str(error)}) from None
-                if report.rolled_back:
-                    session.rollback()
+                with fetching.ReportFetches(settings) as fetched:
+                    if urls:
+                        progress.set_stage("fetching report files")
+                        fetched.fetch_all(urls)
+                    progress.set_stage("importing rows")
+                    with db.write() as session:
+                        agency = get_agency(session, int(agency_id))
+                        try:
+                            report = csv_import.import_results(
+                                session, content, agency=agency, settings=settings, actor=principal.actor,
+                                mode=mode, dry_run=dry_run, progress=progress.step,
+                                may_create_providers=create_providers, fetched=fetched,
+                            )  # fmt: skip
+                        except csv_import.UnreadableFile as error:
+                            raise ValidationFailed({"file": str(error)}) from None
+                        if report.rolled_back:
+                            session.rollback()
+            finally:
+                progress.remove()
         except ValidationFailed as error:
             with db.read() as session:
                 context = self._context(session, principal)
@@ -157,6 +216,20 @@ class ImportPages(Controller):
             },
             status_code=400 if report.rejected else 200,
         )
+
+    @get("/progress/{progress_id:str}", sync_to_thread=True)
+    def progress(
+        self, request: Request[Any, Any, Any], settings: SettingsDep, progress_id: FromPath[str]
+    ) -> Response[Any]:
+        """How far the caller's own upload has got, for import.js; 404 until the server starts on it."""
+        if not _PROGRESS_ID.match(progress_id):
+            raise NotFoundException("There is no such upload.")
+        path = settings.var_dir / PROGRESS_AREA / f"{principal_of(request).user_id}-{progress_id}.json"
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raise NotFoundException("This upload has not started or is done.") from None
+        return Response(state, headers={"Cache-Control": "no-store"})
 
     @get("/reports/{name:str}", sync_to_thread=True)
     def download(self, request: Request[Any, Any, Any], settings: SettingsDep, name: FromPath[str]) -> Response[bytes]:

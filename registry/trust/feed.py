@@ -24,13 +24,15 @@ from sqlmodel import Session, col
 from registry.db import dialect_insert
 from registry.providers.models import ProviderIdentifier
 from registry.timeutil import utcnow
-from registry.trust.models import TrustFeedCounter, TrustListEntry, TrustTimeline
+from registry.trust.models import FederationSubordinateEvent, TrustFeedCounter, TrustListEntry, TrustTimeline
+from registry.trust.subordinate_events import events_for
 from registry.trust.timeline import change_days
 from registry.trust.verdict import Policy, Scope, evaluate
 from registry.vocabulary import RESOLVING_ORIGINS
 
 _ENTRIES: Table = TrustListEntry.__table__  # type: ignore[attr-defined]
 _COUNTER: Table = TrustFeedCounter.__table__  # type: ignore[attr-defined]
+_EVENTS: Table = FederationSubordinateEvent.__table__  # type: ignore[attr-defined]
 _ENCODE = msgspec.json.Encoder(order="deterministic").encode
 
 
@@ -106,6 +108,8 @@ def build_entries(session: Session, provider_ids: Iterable[int], policy: Policy)
 def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int:
     """Give the next feed positions to the providers whose entries this transaction changed.
 
+    The OpenID Federation subordinate events the changes make are written with them, at their positions.
+
     Call as the last thing before commit: the counter's row lock is held until then. Works a chunk of
     providers at a time (positions still follow provider id order), so a large import does not hold
     every entry in memory at once.
@@ -156,6 +160,21 @@ def _record_chunk(session: Session, provider_ids: list[int], policy: Policy) -> 
         },
     )
     session.execute(statement, rows)
+    events = [
+        {
+            "position": last - len(changed) + index + 1,
+            "ordinal": ordinal,
+            "sub": sub,
+            "event": kind,
+            "description": description,
+            "provider_id": pid,
+            "occurred_at": now,
+        }
+        for index, pid in enumerate(sorted(changed))
+        for ordinal, (sub, kind, description) in enumerate(events_for(stored.get(pid), built[pid], now.date()))
+    ]
+    if events:
+        session.execute(_EVENTS.insert(), events)
     return len(changed)
 
 

@@ -146,8 +146,9 @@ class TrustListController(Controller):
         summary="Every listed provider with its identifiers and whole trust timeline, signed",
         description=(
             "Streams one JSON object: issuer, policy, the feed `position` it reflects, `providers` (each with "
-            "identifiers and the timeline a verifier evaluates locally) and last `signature`, a compact JWS whose "
-            '`sha256` claim covers every byte before `,"signature":"`. Follow /api/v1/changes from `position`.'
+            "identifiers and the timeline a verifier evaluates locally, one provider per line) and last "
+            '`signature`, a compact JWS whose `sha256` claim covers every byte before `,"signature":"`. Follow '
+            "/api/v1/changes from `position`."
         ),
         responses={
             **problem_responses(),
@@ -186,12 +187,13 @@ class TrustListController(Controller):
                     "position": position,
                     "generated_at": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
                 }
-                yield signed.add(_encode(head)[:-1] + b',"providers":[')
+                # One line per provider (entries hold no raw newline): a mirror parses the list as it arrives.
+                yield signed.add(_encode(head)[:-1] + b',"providers":[\n')
                 first = True
                 for entry in feed.listed_entries(connection):
-                    yield signed.add((b"" if first else b",") + entry.encode())
+                    yield signed.add((b"" if first else b",\n") + entry.encode())
                     first = False
-                yield signed.add(b"]")
+                yield signed.add(b"\n]")
                 claims = {"iss": settings.base_url, "iat": int(time.time()), "position": position}
                 yield signed.close(lambda c: lookup.signer.sign_claims(db.read, c, publication.LIST_TYPE), claims)
 

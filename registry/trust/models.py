@@ -67,3 +67,22 @@ class TrustFeedCounter(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     position: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class FederationSubordinateEvent(SQLModel, table=True):
+    """An OpenID Federation subordinate event (registration, revocation, suspension, metadata_update).
+
+    Written by the change feed in the same transaction as the list entry that caused it, keyed by that
+    entry's feed position, so events become visible in commit order exactly as the feed does.
+    """
+
+    __tablename__ = "federation_subordinate_event"
+
+    position: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # Several identifiers of one provider change in one feed position: their events in sub order.
+    ordinal: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    sub: str = Field(index=True)
+    event: str
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    provider_id: int
+    occurred_at: dt.datetime = Field(default_factory=utcnow)

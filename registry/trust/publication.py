@@ -76,10 +76,21 @@ def verify(body: bytes, jwks: dict[str, Any], typ: str) -> tuple[dict[str, Any],
     head, separator, tail = body.rpartition(SIGNATURE_MEMBER)
     if not separator or not tail.endswith(b'"}'):
         raise SignatureInvalid("the body carries no signature member at its end")
-    token = tail[:-2].decode("ascii", errors="replace")
+    claims = verify_token(tail[:-2], jwks, typ, hashlib.sha256(head).digest())
+    try:
+        document = msgspec.json.decode(head + b"}")
+    except msgspec.DecodeError:
+        raise SignatureInvalid("the signed bytes are not a JSON object") from None
+    if not isinstance(document, dict):
+        raise SignatureInvalid("the signed bytes are not a JSON object")
+    return document, claims
+
+
+def verify_token(token: bytes, jwks: dict[str, Any], typ: str, digest: bytes) -> dict[str, Any]:
+    """The claims of a body's signature token, checked against the keys, its type and the body's SHA-256."""
     try:
         keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
-        verified = jws.deserialize_compact(token, keys, algorithms=["ES256"])
+        verified = jws.deserialize_compact(token.decode("ascii", errors="replace"), keys, algorithms=["ES256"])
     except (JoseError, ValueError, KeyError, TypeError) as error:
         raise SignatureInvalid(f"the signature does not verify with the published keys: {error}") from None
     if verified.protected.get("typ") != typ:
@@ -88,15 +99,9 @@ def verify(body: bytes, jwks: dict[str, Any], typ: str) -> tuple[dict[str, Any],
         claims = msgspec.json.decode(verified.payload)
     except msgspec.DecodeError:
         raise SignatureInvalid("the signature's claims are not JSON") from None
-    if not isinstance(claims, dict) or claims.get("sha256") != _b64(hashlib.sha256(head).digest()):
+    if not isinstance(claims, dict) or claims.get("sha256") != _b64(digest):
         raise SignatureInvalid("the signature is not over these bytes (SHA-256 differs)")
-    try:
-        document = msgspec.json.decode(head + b"}")
-    except msgspec.DecodeError:
-        raise SignatureInvalid("the signed bytes are not a JSON object") from None
-    if not isinstance(document, dict):
-        raise SignatureInvalid("the signed bytes are not a JSON object")
-    return document, claims
+    return claims
 
 
 def _b64(data: bytes) -> str:

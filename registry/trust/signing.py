@@ -114,23 +114,32 @@ class VerdictSigner:
         self, read: Callable[[], AbstractContextManager[Session]], payload: dict[str, Any], issuer: str, lifetime: int
     ) -> str:
         """A compact JWS (RFC 7515) over the verdict; read opens a session when the key must be (re)loaded."""
-        issued = int(time.time())
-        claims = {"iss": issuer, "sub": payload["identifier"], "iat": issued, "exp": issued + lifetime, **payload}
-        return self.sign_claims(read, claims, JWT_TYPE)
+        return self.sign_claims(read, verdict_claims(payload, issuer, lifetime), JWT_TYPE)
 
     def sign_claims(self, read: Callable[[], AbstractContextManager[Session]], claims: dict[str, Any], typ: str) -> str:
         """A compact ES256 JWS over these claims, with typ and the key's kid in the header."""
         kid, key = self._key(read)
-        header = {"alg": "ES256", "typ": typ, "kid": kid}
-        # Signed with cryptography directly: joserfc's generic path costs twice the signature itself.
-        signing_input = _b64(msgspec.json.encode(header)) + b"." + _b64(msgspec.json.encode(claims))
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-        # JWS ES256 wants the raw 64-byte r || s, not DER (RFC 7518 section 3.4).
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        return (signing_input + b"." + _b64(signature)).decode("ascii")
+        return sign_with(kid, key, claims, typ)
 
     def forget(self) -> None:
         self._loaded = None
+
+
+def verdict_claims(payload: dict[str, Any], issuer: str, lifetime: int) -> dict[str, Any]:
+    """A signed verdict's claims: the verdict itself, with who says it and for how long."""
+    issued = int(time.time())
+    return {"iss": issuer, "sub": payload["identifier"], "iat": issued, "exp": issued + lifetime, **payload}
+
+
+def sign_with(kid: str, key: ec.EllipticCurvePrivateKey, claims: dict[str, Any], typ: str) -> str:
+    """A compact ES256 JWS over claims, with typ and kid in the header."""
+    header = {"alg": "ES256", "typ": typ, "kid": kid}
+    # Signed with cryptography directly: joserfc's generic path costs twice the signature itself.
+    signing_input = _b64(msgspec.json.encode(header)) + b"." + _b64(msgspec.json.encode(claims))
+    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    # JWS ES256 wants the raw 64-byte r || s, not DER (RFC 7518 section 3.4).
+    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return (signing_input + b"." + _b64(signature)).decode("ascii")
 
 
 def _b64(data: bytes) -> bytes:

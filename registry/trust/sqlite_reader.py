@@ -52,6 +52,10 @@ class SqliteLookupReader:
             found = self._compiled[key] = (compiled.string, tuple(compiled.positiontup or ()), fixed)
         return found
 
+    def data_version(self) -> int:
+        """Changes whenever another connection commits to the file (PRAGMA data_version): a cheap staleness check."""
+        return int(self._connection().execute("PRAGMA data_version").fetchone()[0])
+
     def timeline_rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[Any]:
         sql, order, fixed = self._compile(statement)
         # SQLAlchemy stores dates on SQLite as ISO text; compare with the same.

@@ -130,6 +130,7 @@ def _successors(session: Session, provider_ids: set[int]) -> set[int]:
                     select(ProviderRelation.related_provider_id).where(
                         col(ProviderRelation.provider_id).in_(ordered[start : start + 5000]),
                         col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+                        col(ProviderRelation.withdrawn_at).is_(None),
                     )
                 )
             )
@@ -150,7 +151,11 @@ def inherited_results(
     seen = seen | {provider_id}
     mergers = session.exec(
         select(ProviderRelation)
-        .where(ProviderRelation.related_provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS))
+        .where(
+            ProviderRelation.related_provider_id == provider_id,
+            col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+            col(ProviderRelation.withdrawn_at).is_(None),
+        )
         .order_by(col(ProviderRelation.id))
     )
     found: dict[int, tuple[QAResult, dt.date, int]] = {}
@@ -199,7 +204,11 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
             results.append(_result_entry(session, result, counts_from=counts_from, inherited_from=holder))
     merged_into = session.exec(
         select(ProviderRelation)
-        .where(ProviderRelation.provider_id == provider_id, col(ProviderRelation.kind).in_(MERGER_RELATIONS))
+        .where(
+            ProviderRelation.provider_id == provider_id,
+            col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+            col(ProviderRelation.withdrawn_at).is_(None),
+        )
         .order_by(col(ProviderRelation.id))
     ).first()
     assessments = session.exec(

@@ -46,6 +46,12 @@ _agencies = Agency.__table__  # type: ignore[attr-defined]
 _registrations = AgencyRegistration.__table__  # type: ignore[attr-defined]
 _assessments = SelfAssessment.__table__  # type: ignore[attr-defined]
 _timelines = TrustTimeline.__table__  # type: ignore[attr-defined]
+# Standing mergers (one withdrawn as entered in error is not one), in id order.
+_MERGERS = (
+    select(_relations)
+    .where(_relations.c.kind.in_(MERGER_RELATIONS), _relations.c.withdrawn_at.is_(None))
+    .order_by(_relations.c.id)
+)
 
 
 def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -91,7 +97,7 @@ def _load(session: Session, provider_ids: list[int]) -> _Loaded:
         incoming = list(
             _in(
                 session,
-                select(_relations).where(_relations.c.kind.in_(MERGER_RELATIONS)).order_by(_relations.c.id),
+                _MERGERS,
                 _relations.c.related_provider_id,
                 frontier,
             )
@@ -100,7 +106,7 @@ def _load(session: Session, provider_ids: list[int]) -> _Loaded:
             loaded.merged_from.setdefault(relation.related_provider_id, []).append(relation)
         frontier = {r.provider_id for r in incoming} - everyone
         everyone |= frontier
-    merges = select(_relations).where(_relations.c.kind.in_(MERGER_RELATIONS)).order_by(_relations.c.id)
+    merges = _MERGERS
     for relation in sorted(_in(session, merges, _relations.c.provider_id, confirmed), key=lambda r: r.id):
         loaded.merged_into.setdefault(relation.provider_id, relation)
     successors = {r.related_provider_id for r in loaded.merged_into.values()}

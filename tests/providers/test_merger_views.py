@@ -8,6 +8,7 @@ from litestar.testing import TestClient
 from sqlmodel import Session, select
 
 from registry.audit.models import AuditEvent
+from registry.providers.models import ProviderRelation
 from registry.providers.services import ProviderInput, create_provider
 from registry.timeutil import today
 from tests.conftest import post_form, sign_in
@@ -103,6 +104,66 @@ class TestRecordingAMerger:
         )
         assert response.status_code == 403
         assert "Record a merger" not in client.get(f"/staff/providers/{world.provider_p}").text
+
+
+class TestWithdrawingAMerger:
+    def _merged(self, client: TestClient, world: World, session: Session) -> tuple[str, int]:
+        sign_in(client, world.emails["operator"])
+        merged_on = (today() - dt.timedelta(days=10)).isoformat()
+        response = post_form(
+            client,
+            f"/staff/providers/{world.provider_p}/merger",
+            {"kind": "absorbed by", "related_provider_id_name": "Quiet Test Academy", "valid_from": merged_on},
+        )
+        assert response.status_code == 303, response.text
+        relation = session.exec(select(ProviderRelation).where(ProviderRelation.provider_id == world.provider_p)).one()
+        return f"/staff/providers/{world.provider_p}/relations/{relation.id}/withdraw", relation.id or 0
+
+    def test_an_operator_withdraws_a_merger_entered_in_error_and_the_verdicts_follow(
+        self, client: TestClient, world: World, session: Session
+    ) -> None:
+        path, _ = self._merged(client, world, session)
+        page = client.get(f"/staff/providers/{world.provider_p}").text
+        assert f'href="{path}"' in page
+        form = client.get(path)
+        assert form.status_code == 200 and "Withdraw relation" in form.text
+        missing = post_form(client, path, {"reason": ""})
+        assert missing.status_code == 400
+        assert 'id="e-reason"' in missing.text
+        assert client.get("/api/v1/trust", params={"identifier": "did:web:alpha-test.example"}).json()["status"] == (
+            "closed"
+        )
+        response = post_form(client, path, {"reason": "Recorded for the wrong provider"})
+        assert response.status_code == 303, response.text
+        page = client.get(f"/staff/providers/{world.provider_p}").text
+        assert "<strong>withdrawn</strong>: Recorded for the wrong provider" in page
+        assert f'href="{path}"' not in page
+        # A merger can be recorded again.
+        assert f'href="/staff/providers/{world.provider_p}/merger"' in page
+        assert "withdrew, as entered in error, that Alpha Test University was absorbed by Quiet Test Academy" in page
+        assert client.get("/api/v1/trust", params={"identifier": "did:web:alpha-test.example"}).json()["status"] != (
+            "closed"
+        )
+        successor = client.get("/api/v1/trust", params={"identifier": "did:web:quiet-test.example"}).json()
+        assert all(basis.get("inherited_from") is None for basis in successor["basis"])
+        public = client.get(f"/api/v1/providers/{world.provider_p}").json()
+        assert public["relations"] == [] and public["closed_on"] is None
+        again = post_form(client, path, {"reason": "twice"})
+        assert again.status_code == 400 and "Withdrawn on" in again.text
+
+    def test_only_operators_withdraw_and_only_through_the_providers_of_the_relation(
+        self, client: TestClient, world: World, session: Session
+    ) -> None:
+        path, relation_id = self._merged(client, world, session)
+        other = _namesake(session, "Hochschule Süd", "DE")
+        assert client.get(f"/staff/providers/{other}/relations/{relation_id}/withdraw").status_code == 404
+        assert client.get(f"/staff/providers/{world.provider_p}/relations/999999/withdraw").status_code == 404
+        post_form(client, "/signout", {})
+        sign_in(client, world.emails["editor_a"])
+        assert client.get(path).status_code == 403
+        assert post_form(client, path, {"reason": "not mine to withdraw"}).status_code == 403
+        session.expire_all()
+        assert session.get(ProviderRelation, relation_id).withdrawn_at is None  # type: ignore[union-attr]
 
 
 class TestProviderSuggestions:

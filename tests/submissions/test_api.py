@@ -98,6 +98,18 @@ class TestTokens:
         assert "revoked" in answers[2].json()["detail"] and "expired" in answers[3].json()["detail"]
         assert session.exec(select(QAResult).where(QAResult.local_id == "PCC-June08")).first() is None
 
+    def test_the_token_is_checked_before_the_body_is_read(self, client: TestClient, world: World) -> None:
+        json_type = {"content-type": "application/json"}
+        bodies = [b'{"agency": ', b"[" * 100_000 + b"]" * 100_000, b'{"agency": "AAA\\u0000"}']
+        for body in bodies:
+            for headers in ({}, bearer("qareg_not-a-token")):
+                answer = client.post(URL, content=body, headers={**json_type, **headers})
+                assert answer.status_code == 401, answer.text
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert answer.headers["www-authenticate"].startswith("Bearer")
+        csv_answer = client.post(f"{URL}.csv", content=b"\xff\xfe not a csv", headers={"content-type": "text/csv"})
+        assert csv_answer.status_code == 401
+
     def test_a_token_without_the_scope_or_for_another_agency_answers_403(
         self, client: TestClient, world: World, session: Session, institution: int
     ) -> None:
@@ -240,12 +252,16 @@ class TestSubmission:
         fake = [{"file": base64.b64encode(b"<html>not a pdf</html>").decode(), "file_original_filename": "r.pdf"}]
         refused = client.post(URL, json=programme_report("F-2", report_files=fake), headers=bearer(secret))
         assert refused.status_code == 400 and "report_files[0].file" in refused.json()["reports"][0]["errors"]
-        by_url = [{"original_location": "https://aaa.example/r.pdf", "display_name": "Report"}]
-        linked = client.post(URL, json=programme_report("F-3", report_files=by_url), headers=bearer(secret)).json()
-        answer = linked["reports"][0]
-        assert answer["submission_status"] == "created" and "was not fetched" in " ".join(answer["warnings"])
-        stored = session.get(QAResult, answer["result_id"])
-        assert stored is not None and "https://aaa.example/r.pdf" in stored.report_links
+        # A file by URL is fetched (tests/submissions/test_report_fetch.py); one that cannot be is a field error.
+        by_url = [{"original_location": "https://aaa.invalid/r.pdf", "display_name": "Report"}]
+        unfetched = client.post(URL, json=programme_report("F-3", report_files=by_url), headers=bearer(secret))
+        answer = unfetched.json()["reports"][0]
+        assert unfetched.status_code == 400 and answer["submission_status"] == "rejected"
+        assert "does not resolve" in answer["errors"]["report_files[0].original_location"][0]
+        assert session.exec(select(QAResult).where(QAResult.local_id == "F-3")).first() is None
+        again = client.post(URL, json=programme_report("F-1", report_files=files), headers=bearer(secret)).json()
+        assert again["reports"][0]["submission_status"] == "unchanged"
+        assert len(session.exec(select(QAReportFile).where(QAReportFile.result_id == result_id)).all()) == 1
 
     def test_a_read_token_reads_its_agencys_reports_only(
         self, client: TestClient, world: World, session: Session, institution: int
@@ -297,6 +313,47 @@ class TestSubmission:
         assert client.post(URL, json=["x"] * 501, headers=bearer(secret)).status_code == 400
         answer = client.post(URL, json=["not an object"], headers=bearer(secret))
         assert answer.status_code == 400 and answer.json()["reports"][0]["errors"]["report"]
+
+
+class TestBadInput:
+    def test_duplicate_local_identifiers_in_one_batch_are_refused_on_the_later_report(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        batch = [programme_report("DUP-1"), programme_report("DUP-1", decision="negative")]
+        answer = client.post(URL, json=batch, headers=bearer(secret))
+        assert answer.status_code == 400
+        first, second = answer.json()["reports"]
+        assert first["submission_status"] == "created"
+        assert second["errors"] == {"local_identifier": ["report 0 of this request has the same local identifier"]}
+        stored = session.exec(select(QAResult).where(QAResult.local_id == "DUP-1")).one()
+        assert stored.decision == "positive"
+
+    def test_dates_in_another_format_than_date_format_name_the_field(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        report = programme_report("DATE-1", date_format="%d/%m/%Y", valid_from="2020-06-26", valid_to="15/01/2025")
+        answer = client.post(URL, json=report, headers=bearer(secret))
+        assert answer.status_code == 400
+        assert answer.json()["reports"][0]["errors"] == {
+            "valid_from": ["'2020-06-26' does not match the date format '%d/%m/%Y'"]
+        }
+        fixed = client.post(URL, json={**report, "valid_from": "26/06/2020"}, headers=bearer(secret))
+        assert fixed.status_code == 200, fixed.text
+        stored = session.exec(select(QAResult).where(QAResult.local_id == "DATE-1")).one()
+        assert (stored.valid_from, stored.valid_to) == (dt.date(2020, 6, 26), dt.date(2025, 1, 15))
+
+    def test_a_body_over_the_limit_is_413_problem_json(
+        self, client: TestClient, world: World, session: Session
+    ) -> None:
+        from registry.submissions.services import MAX_JSON_BYTES
+
+        secret = make_token(session, world.agency_a)
+        body = b'{"summary": "' + b"x" * MAX_JSON_BYTES + b'"}'
+        answer = client.post(URL, content=body, headers={**bearer(secret), "content-type": "application/json"})
+        assert answer.status_code == 413
+        assert answer.headers["content-type"].startswith("application/problem+json")
 
 
 def test_submission_warnings_show_on_the_staff_provider_page(

@@ -35,3 +35,29 @@ def test_import_results_dry_run_then_for_real_then_unchanged(empty_database_url:
 def test_the_json_example_is_valid_json_for_the_demo_agency() -> None:
     reports = json.loads((EXAMPLES / "programme.json").read_text())
     assert {report["agency"] for report in reports} == {"DAC"}
+
+
+def test_import_results_creates_providers_only_when_asked_and_fetches_report_files(
+    empty_database_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    env = _env(empty_database_url, tmp_path)
+    for step in (("db", "upgrade"), ("reference", "load"), ("demo", "load")):
+        assert _run(env, *step).returncode == 0
+    csv_file = tmp_path / "new.csv"
+    csv_file.write_text(
+        "agency,local_identifier,activity,status,decision,valid_from,institution[1].eter_id,"
+        "institution[1].name_official,institution[1].country,institution[1].provider_type,file[1].original_location\n"
+        "DAC,CLI-NEW-1,institutional audit,voluntary,positive,2024-01-01,PT0077,Escola CLI,PT,other,\n"
+        "DAC,CLI-NEW-2,institutional audit,voluntary,positive,2024-01-01,PT0077,Escola CLI,PT,other,"
+        "https://reports.invalid/r.pdf\n"
+    )
+    refused = _run(env, "import", "results", str(csv_file), "--agency", "DAC")
+    assert refused.returncode == 1 and "needs the scope 'providers:create'" in refused.stdout, refused.stdout
+    created = _run(env, "import", "results", str(csv_file), "--agency", "DAC", "--create-providers")
+    assert created.returncode == 1, created.stdout + created.stderr
+    assert "fetching 1 report files" in created.stderr
+    assert "file[1].original_location: the report file could not be fetched" in created.stdout
+    assert "1 created, 1 rejected" in created.stdout
+    again = _run(env, "import", "results", str(csv_file), "--agency", "DAC", "--create-providers")
+    assert "1 rejected, 1 unchanged" in again.stdout, again.stdout

@@ -16,10 +16,11 @@ from tests.factories import World
 from tests.submissions.test_api import bearer, make_token
 
 URL = "/api/v1/submissions/results.csv"
-# DEQAR's own programme CSV example (fulltest_prog.csv), adapted to the test agency and identifiers.
+# DEQAR's own programme CSV example (fulltest_prog.csv), adapted to the test agency and identifiers; its
+# report file is a link here (files by URL are fetched: tests/submissions/test_report_fetch.py).
 HEADER = (
     "agency,local_identifier,activity,status,decision,valid_from,valid_to,date_format,"
-    "file[1].original_location,file[1].display_name,file[1].report_language[1],"
+    "link[1],link_display_name[1],"
     "institution[1].deqar_id,institution[1].eter_id,"
     "programme[1].identifier[1],programme[1].name_primary,programme[1].qualification_primary,"
     "programme[1].name_alternative[1],programme[1].degree_outcome,programme[1].qf_ehea_level,"
@@ -28,11 +29,11 @@ HEADER = (
 )
 ROWS = [
     "AAA,ANTWERP-May18,programme review,voluntary,not applicable,2015-03-14,,%Y-%m-%d,"
-    "https://aaa.example/2019.03.14_Report_Antwerp.pdf,Report,eng,DEQARINST0034,,"
+    "https://aaa.example/2019.03.14_Report_Antwerp.pdf,Report,DEQARINST0034,,"
     "MusiQuE32,Arts in Music study programme group,Master,,yes,second cycle,"
     "MusiQuE31,Arts in Music study programme group,Bachelor,,yes,first cycle,",
     "AAA,ESML-Dec17,programme review,2,1,2016-06-18,2017-03-31,%Y-%m-%d,"
-    "https://aaa.example/2018.06.06_ESML_report.pdf,Report,eng,,DE0140,"
+    "https://aaa.example/2018.06.06_ESML_report.pdf,Report,,DE0140,"
     "MusiQuE14,Music,Master,Música,1,2,MusiQuE13,Music,Bachelor,Música,1,1,",
 ]
 
@@ -84,6 +85,18 @@ class TestCsvUpload:
         refused = client.post(URL, content=upload(ROWS[1:]) + b"\x81\x8d", headers=bearer(secret))
         assert refused.status_code == 400 and "neither UTF-8 nor Windows-1252" in refused.json()["detail"]
         assert results(session) == []
+        # A byte order mark of UTF-16, or NUL bytes, would read as mojibake in Windows-1252: refused by name.
+        for utf16 in (upload(ROWS[1:]).decode().encode("utf-16"), upload(ROWS[1:]).decode().encode("utf-16-be")):
+            refused = client.post(URL, content=utf16, headers=bearer(secret))
+            assert refused.status_code == 400 and "UTF-16" in refused.json()["detail"], refused.text
+        # Latin letters in Windows-1252 come out as the same letters.
+        accented = upload([ROWS[1].replace("Music,Master", "Música Española,Master")]).decode().encode("cp1252")
+        answer = client.post(URL, content=accented, headers=bearer(secret)).json()
+        assert answer["encoding"] == "windows-1252" and answer["counts"] == {"created": 1}
+        stored = session.exec(
+            select(QAResultProgramme.name).where(QAResultProgramme.result_id == answer["rows"][0]["result_id"])
+        )
+        assert sorted(stored) == ["Music", "Música Española"]
 
     def test_unknown_columns_refuse_the_file(self, client: TestClient, world: World, session: Session) -> None:
         secret = make_token(session, world.agency_a)

@@ -46,6 +46,17 @@ class TestTokenPages:
         assert answer.status_code == 400
         assert "never" not in client.get("/staff/tokens/").text.split("<tbody>")[1].split("</tbody>")[0]
 
+    def test_a_token_may_be_given_the_scope_to_create_providers(
+        self, client: TestClient, world: World, session: Session
+    ) -> None:
+        sign_in(client, world.emails["editor_a"])
+        assert 'value="providers:create"' in client.get("/staff/tokens/").text
+        form = {"name": "with providers", "agency_id": str(world.agency_a), "expires_on": in_a_month()}
+        created = post_form(client, "/staff/tokens/", {**form, "scopes": ["results:submit", "providers:create"]})
+        assert created.status_code == 200
+        token = session.exec(select(ApiToken).where(ApiToken.name == "with providers")).one()
+        assert token.scopes == ["providers:create", "results:submit"]
+
     def test_an_editor_cannot_make_tokens_for_another_agency(
         self, client: TestClient, world: World, session: Session
     ) -> None:

@@ -249,3 +249,75 @@ class TestNegativeResults:
         assert verdict["status"] == "trusted"
         assert [b["result_id"] for b in verdict["basis"]] == [positive.id]
         assert not any("negative" in reason for reason in verdict["reasons"])
+
+
+class TestWithdrawingAMerger:
+    """A merger recorded in error is withdrawn: every verdict is as if it had never been recorded."""
+
+    def test_the_provider_reopens_and_the_successor_stops_inheriting(
+        self, session: Session, settings: Settings
+    ) -> None:
+        absorbed, successor = f.provider(session), f.provider(session)
+        f.result(session, f.agency(session), [absorbed], valid_from="2020-01-01", valid_to="2027-12-31")
+        merge(session, absorbed, successor, "2022-01-01")
+        assert status(session, settings, absorbed, "2023-01-01") == "closed"
+        assert status(session, settings, successor, "2023-01-01") == "trusted"
+        relation = providers.merger_of(session, absorbed.id or 0)
+        assert relation is not None
+        providers.withdraw_relation(session, relation, reason="recorded for the wrong provider", actor=ACTOR)
+        session.commit()
+        assert absorbed.closed_on is None
+        assert status(session, settings, absorbed, "2023-01-01") == "trusted"
+        assert status(session, settings, successor, "2023-01-01") == "not_trusted"
+        assert providers.merger_of(session, absorbed.id or 0) is None
+        # Kept, with its reason, for the history.
+        assert relation.withdrawn_at is not None and relation.withdrawn_reason == "recorded for the wrong provider"
+
+    def test_an_earlier_closing_date_comes_back(self, session: Session, settings: Settings) -> None:
+        absorbed, successor = f.provider(session), f.provider(session)
+        absorbed.closed_on = dt.date(2026, 6, 30)
+        session.add(absorbed)
+        merge(session, absorbed, successor, "2024-01-01")
+        assert absorbed.closed_on == dt.date(2024, 1, 1)
+        relation = providers.merger_of(session, absorbed.id or 0)
+        assert relation is not None
+        providers.withdraw_relation(session, relation, reason="wrong date", actor=ACTOR)
+        assert absorbed.closed_on == dt.date(2026, 6, 30)
+
+    def test_a_merger_into_a_provider_closed_the_same_day_keeps_that_day(self, session: Session) -> None:
+        absorbed, successor = f.provider(session), f.provider(session)
+        absorbed.closed_on = dt.date(2024, 1, 1)
+        session.add(absorbed)
+        merge(session, absorbed, successor, "2024-01-01")
+        relation = providers.merger_of(session, absorbed.id or 0)
+        assert relation is not None
+        providers.withdraw_relation(session, relation, reason="duplicate", actor=ACTOR)
+        assert absorbed.closed_on == dt.date(2024, 1, 1)
+
+    def test_a_reason_is_required_and_a_merger_is_withdrawn_once(self, session: Session) -> None:
+        absorbed, successor = f.provider(session), f.provider(session)
+        merge(session, absorbed, successor, "2024-01-01")
+        relation = providers.merger_of(session, absorbed.id or 0)
+        assert relation is not None
+        with pytest.raises(ValidationFailed) as missing:
+            providers.withdraw_relation(session, relation, reason="  ", actor=ACTOR)
+        assert "reason" in missing.value.errors
+        providers.withdraw_relation(session, relation, reason="mistake", actor=ACTOR)
+        with pytest.raises(ValidationFailed) as twice:
+            providers.withdraw_relation(session, relation, reason="again", actor=ACTOR)
+        assert twice.value.errors == {"reason": "this relation is already withdrawn"}
+
+    def test_the_right_merger_can_be_recorded_after_the_wrong_one_is_withdrawn(
+        self, session: Session, settings: Settings
+    ) -> None:
+        absorbed, wrong, right = f.provider(session), f.provider(session), f.provider(session)
+        f.result(session, f.agency(session), [absorbed], valid_from="2020-01-01", valid_to="2027-12-31")
+        merge(session, absorbed, wrong, "2022-01-01")
+        relation = providers.merger_of(session, absorbed.id or 0)
+        assert relation is not None
+        providers.withdraw_relation(session, relation, reason="wrong successor", actor=ACTOR)
+        merge(session, absorbed, right, "2022-01-01")
+        session.commit()
+        assert status(session, settings, right, "2023-01-01") == "trusted"
+        assert status(session, settings, wrong, "2023-01-01") == "not_trusted"
+        assert status(session, settings, absorbed, "2023-01-01") == "closed"

@@ -111,6 +111,8 @@ def _staff_pages(page: Page, ids: dict[str, int]) -> list[str]:
         "/staff/audit/?since=not-a-date",
         "/staff/audit/?provider_name=university",
         "/staff/calendars/",
+        "/staff/imports/",
+        "/staff/tokens/",
         "/staff/requests/",
         f"/staff/providers/{p}/invitations",
         f"/staff/providers/{p}/self-assessment",

@@ -59,3 +59,14 @@ def test_an_operator_records_that_a_provider_was_absorbed(page: Page, live_serve
     assert [basis["inherited_from"] for basis in inherited["basis"]] == [absorbed]  # type: ignore[attr-defined]
     page.goto(f"/providers/{successor}")
     expect(page.locator("section[aria-labelledby=verdict]")).to_contain_text("trusted")
+
+    # Recorded in error after all: the operator withdraws it and every verdict is as before.
+    page.goto(f"/staff/providers/{absorbed}")
+    page.get_by_role("link", name="Withdraw (entered in error)").click()
+    page.get_by_label("Reason").fill("The wrong provider was chosen")
+    page.get_by_role("button", name="Withdraw relation").click()
+    expect(page.get_by_role("status")).to_contain_text("withdrawn")
+    expect(relations).to_contain_text("withdrawn: The wrong provider was chosen")
+    expect(page.get_by_role("link", name="Record a merger")).to_have_count(1)
+    assert _trust(live_server, absorbed)["status"] == "trusted"
+    assert _trust(live_server, successor)["status"] == "expired"

@@ -21,8 +21,9 @@ from tests import factories as f
 ACTOR = Actor("test")
 
 
-def varied_registry(session: Session, settings: Settings) -> list[Provider]:
-    """Providers with every kind of record a timeline reads, in awkward combinations."""
+def varied_registry(session: Session, settings: Settings) -> tuple[list[Provider], int]:
+    """Providers with every kind of record a timeline reads, in awkward combinations; and the id of one
+    whose only merger was withdrawn."""
     on_eqar = f.agency(session)
     late = f.agency(session, registered=("2021-06-01", "2023-12-31"))
     never = f.agency(session, registered=None)
@@ -65,6 +66,11 @@ def varied_registry(session: Session, settings: Settings) -> list[Provider]:
                            actor=ACTOR)  # fmt: skip
     providers.add_relation(session, c, kind="absorbed by", related_provider_id=english.id or 0,
                            valid_from="2024-01-01", actor=ACTOR)  # fmt: skip
+    # A merger withdrawn as entered in error passes nothing on and merges nothing.
+    mistaken = providers.add_relation(
+        session, lonely, kind="absorbed by", related_provider_id=english.id or 0, valid_from="2022-01-01", actor=ACTOR
+    )
+    providers.withdraw_relation(session, mistaken, reason="recorded for the wrong provider", actor=ACTOR)
     for number, (state, accepted) in enumerate(
         [("accepted", "2020-05-01"), ("accepted", "2023-05-01"), ("draft", None)]
     ):
@@ -79,14 +85,14 @@ def varied_registry(session: Session, settings: Settings) -> list[Provider]:
         )
     session.add(SelfAssessment(provider_id=a.id or 0, version_number=1, state="submitted"))
     session.commit()
-    return list(session.exec(select(Provider).order_by(col(Provider.id))))
+    return list(session.exec(select(Provider).order_by(col(Provider.id)))), lonely.id or 0
 
 
 @pytest.mark.parametrize("chunk", [500, 2])
 def test_set_based_documents_equal_the_per_provider_ones(
     session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    everyone = varied_registry(session, settings)
+    everyone, lonely = varied_registry(session, settings)
     # Tiny chunks and IN lists put related providers in different chunks.
     monkeypatch.setattr(timeline_bulk, "CHUNK", chunk)
     monkeypatch.setattr(timeline_bulk, "IN_LIST", max(chunk, 3))
@@ -110,10 +116,12 @@ def test_set_based_documents_equal_the_per_provider_ones(
     assert any(document and len(document["suspensions"]) == 2 for document in documents)
     assert any(document and document["internal_qa"]["accepted"] for document in documents)
     assert any(document and document["merged_into"] for document in documents)
+    assert built[lonely]["merged_into"] is None  # type: ignore[index]
+    assert not any(entry["inherited_from"] == lonely for entry in entries)
 
 
 def test_the_stored_timelines_equal_the_per_provider_refresh(session: Session, settings: Settings) -> None:
-    everyone = varied_registry(session, settings)
+    everyone, lonely = varied_registry(session, settings)
     ids = [p.id or 0 for p in everyone]
     assert timeline.refresh(session, ids) >= set(ids)
     session.expire_all()

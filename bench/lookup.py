@@ -2,13 +2,16 @@
 
     make bench                                   # 1,000, 100,000 and 1,000,000 providers
     .venv/bin/python bench/lookup.py --sizes 1000,100000 --duration 10
+    .venv/bin/python bench/lookup.py --sizes 100000 --stacks granian,uvicorn   # the serving stacks compared
 
 Registries are built once under bench/out/ and reused. Each server runs as `registry serve` does
-(uvicorn, one worker) on 127.0.0.1, ports 8100-8199, and is loaded with wrk (32 connections), or
-with a small asyncio load generator when wrk is absent. Lookups ask about random real identifiers
-(about 100,000 sampled from the registry) at random dates between 2008 and 2026. The standard
-protocols are loaded beside them with identifiers whose verdict today is trusted: OpenID Federation
-fetch (a signed subordinate statement with a signed trust mark inside) and TRQP authorization.
+(granian with uvloop, one worker; beside it the same registry with --workers, one per core by default)
+on 127.0.0.1, on ports from --ports (by default the first block of 100 from 8100 up whose ports are all
+free), and is loaded with wrk (32 connections), or with a small asyncio load generator when wrk is absent.
+Lookups ask about random real identifiers (about 100,000 sampled from the registry) at random dates
+between 2008 and 2026. The standard protocols are loaded beside them with identifiers whose verdict
+today is trusted: OpenID Federation fetch (a signed subordinate statement with a signed trust mark
+inside) and TRQP authorization.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from registry.serving import cpu_count
+
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
 LUA_SCRIPT = BENCH_DIR / "lookup.lua"
-PORTS = range(8100, 8200)
 HOST = "127.0.0.1"
 JWT = "application/jwt"
 
@@ -97,22 +101,50 @@ class Load:
     failures: int
 
 
-def free_port(taken: set[int]) -> int:
-    for port in PORTS:
-        if port in taken:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind((HOST, port))
-            except OSError:
-                continue
-        taken.add(port)
-        return port
-    raise RuntimeError("no free port in 8100-8199")
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def parse_ports(value: str) -> range:
+    """ "8100-8199" (inclusive), or one port."""
+    first, _, last = value.partition("-")
+    ports = range(int(first), int(last or first) + 1)
+    if not ports or ports.start < 1024 or ports.stop > 65536:
+        raise argparse.ArgumentTypeError(f"a range of unprivileged ports, e.g. 8100-8199: {value!r}")
+    return ports
+
+
+def free_range(size: int = 100) -> range:
+    """The first block of `size` ports from 8100 up in which every port is free now."""
+    for start in range(8100, 20000, size):
+        block = range(start, start + size)
+        if all(_port_free(port) for port in block):
+            return block
+    raise RuntimeError("no block of free ports between 8100 and 20000: pass --ports")
+
+
+class Ports:
+    """Hands out ports of one range that nobody listens on."""
+
+    def __init__(self, ports: range) -> None:
+        self.ports = ports
+        self.taken: set[int] = set()
+
+    def next(self) -> int:
+        for port in self.ports:
+            if port not in self.taken and _port_free(port):
+                self.taken.add(port)
+                return port
+        raise RuntimeError(f"no free port in {self.ports.start}-{self.ports.stop - 1}")
 
 
 class Server:
-    """A uvicorn process; its log goes to bench/out so the figures stay readable."""
+    """A server process (its workers are its children); its log goes to bench/out so the figures stay readable."""
 
     def __init__(self, name: str, command: list[str], port: int, env: dict[str, str]) -> None:
         self.name = name
@@ -133,9 +165,17 @@ class Server:
         raise RuntimeError(f"{name} did not start on port {port}")
 
     def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        return int(match.group(1)) / 1024 if match else float("nan")
+        """The worker processes' resident memory (the supervisor's too, when it serves requests itself)."""
+        children = _children(self.process.pid)
+        total = 0
+        for pid in children or [self.process.pid]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+            total += int(match.group(1)) if match else 0
+        return total / 1024 if total else float("nan")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -147,7 +187,33 @@ class Server:
         self.log.close()
 
 
-def serve_registry(database: Path, port: int) -> Server:
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+# The serving stacks compared by --stacks: "granian" is what `registry serve` runs; "uvicorn" is uvicorn
+# with httptools and uvloop (it picks both when installed; named here so that a missing one fails loudly).
+STACKS = ("granian", "uvicorn")
+DEFAULT_STACK = "granian"
+
+
+def _uvicorn(target: str, port: int, workers: int, factory: bool = False) -> list[str]:
+    command = [sys.executable, "-m", "uvicorn", target, "--host", HOST, "--port", str(port)]
+    command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return command + (["--factory"] if factory else [])
+
+
+def serve_registry(database: Path, port: int, workers: int = 1, stack: str = DEFAULT_STACK) -> Server:
     env = dict(os.environ)
     env.update(
         REGISTRY_DATABASE_URL=f"sqlite:///{database}",
@@ -156,21 +222,30 @@ def serve_registry(database: Path, port: int) -> Server:
         REGISTRY_BASE_URL=f"http://{HOST}:{port}",
         REGISTRY_HOST=HOST,
         REGISTRY_PORT=str(port),
-        REGISTRY_WORKERS="1",
+        REGISTRY_WORKERS=str(workers),
+        # The periodic jobs would sweep the synthetic registry while it is measured.
+        REGISTRY_SCHEDULER_IN_PROCESS="false",
     )
-    return Server("registry", [str(Path(sys.executable).parent / "registry"), "serve"], port, env)
+    name = f"registry-{stack}-w{workers}"
+    if stack == DEFAULT_STACK:
+        return Server(name, [str(Path(sys.executable).parent / "registry"), "serve"], port, env)
+    return Server(name, _uvicorn("registry.asgi:app", port, workers), port, env)
 
 
-def serve_bare(port: int) -> Server:
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
-    return Server("bare", command, port, dict(os.environ))
+def serve_bare(port: int, stack: str = DEFAULT_STACK) -> Server:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))}
+    if stack == DEFAULT_STACK:
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)]
+    else:
+        command = _uvicorn("lookup:bare_app", port, 1, factory=True)
+    return Server(f"bare-{stack}", command, port, env)
 
 
 def run_bare(port: int) -> None:
-    import uvicorn
+    from registry.serving import serve
 
-    # The same uvicorn settings as `registry serve`.
-    uvicorn.run(bare_app(), host=HOST, port=port, workers=1, log_level="info", access_log=False)
+    # The same stack and settings as `registry serve`, one worker.
+    serve(HOST, port, 1, target="lookup:bare_app", factory=True)
 
 
 @dataclass(frozen=True)
@@ -307,7 +382,8 @@ def combine(loads: list[Load]) -> Load:
     )
 
 
-def measure_size(size: int, duration: float, connections: int, rounds: int) -> dict[str, Any]:
+def prepare(size: int) -> tuple[Path, Path]:
+    """The registry of this size (built once, then reused) and its lookup identifiers."""
     from synthetic import build_registry, lookup_identifiers, status_counts
 
     database = OUT_DIR / f"registry-{size}.db"
@@ -315,11 +391,19 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
     seconds = build_registry(database, size)
     print(f"   built in {seconds:.0f} s" if seconds else "   reused the cached build", flush=True)
     print(f"   today's statuses: {status_counts(database)}", flush=True)
-    identifiers = lookup_identifiers(database)
+    return database, lookup_identifiers(database)
+
+
+def measure_size(
+    size: int, duration: float, connections: int, rounds: int, ports: Ports, workers: int
+) -> dict[str, Any]:
+    database, identifiers = prepare(size)
     trusted = trusted_identifiers(database)
-    taken: set[int] = set()
-    registry = serve_registry(database, free_port(taken))
-    bare = serve_bare(free_port(taken))
+    registry = serve_registry(database, ports.next())
+    bare = serve_bare(ports.next())
+    # The same registry with one worker per core (or --workers), to show what more workers give.
+    several = serve_registry(database, ports.next(), workers) if workers > 1 else None
+    scaled = f"lookup w{workers}"
     try:
         warm = min(2.0, duration)
         # Warm both servers (imports, caches, the file's pages) before measuring.
@@ -328,9 +412,12 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
         load(registry.port, identifiers, warm, connections, SIGNED)
         load(registry.port, trusted, warm, connections, FETCH)
         load(registry.port, trusted, warm, connections, TRQP)
+        if several is not None:
+            load(several.port, identifiers, warm, connections)
         runs: dict[str, list[Load]] = {
             "bare": [],
             "lookup": [],
+            **({scaled: []} if several is not None else {}),
             "signed": [],
             "lookup@1": [],
             "fetch": [],
@@ -341,6 +428,8 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
         for _ in range(rounds):
             runs["bare"].append(load(bare.port, identifiers, share, connections))
             runs["lookup"].append(load(registry.port, identifiers, share, connections))
+            if several is not None:
+                runs[scaled].append(load(several.port, identifiers, share, connections))
             runs["signed"].append(load(registry.port, identifiers, share, connections, SIGNED))
             # One connection: the lookup's own service time, without 31 requests queued ahead of it.
             runs["lookup@1"].append(load(registry.port, identifiers, max(1.0, share / 2), 1))
@@ -353,6 +442,8 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
     finally:
         registry.stop()
         bare.stop()
+        if several is not None:
+            several.stop()
     print(f"   {'':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'vs signed':>9} {'failed':>7}")
     for name, figure in figures.items():
         ratio = figure.requests_per_second / figures["bare"].requests_per_second
@@ -369,8 +460,53 @@ def measure_size(size: int, duration: float, connections: int, rounds: int) -> d
             if bare.requests_per_second
         ]
         print(f"   {name} vs bare, round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}")
+    if several is not None:
+        paired = [
+            more.requests_per_second / one.requests_per_second
+            for more, one in zip(runs[scaled], runs["lookup"], strict=True)
+            if one.requests_per_second
+        ]
+        print(
+            f"   lookups with {workers} workers vs one, round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}"
+            " (wrk shares the cores with the server)"
+        )
     print(f"   server RSS after the runs: registry {rss:.0f} MB, bare {bare_rss:.0f} MB", flush=True)
-    return {"size": size, "rss": rss, **figures}
+    return {"size": size, "rss": rss, "workers": workers, **figures}
+
+
+def compare_stacks(size: int, duration: float, connections: int, rounds: int, ports: Ports, stacks: list[str]) -> None:
+    """Each stack serving the registry and the bare endpoint (one worker each), in interleaved rounds."""
+    database, identifiers = prepare(size)
+    servers: dict[tuple[str, str], Server] = {}
+    try:
+        for stack in stacks:
+            servers[(stack, "bare")] = serve_bare(ports.next(), stack)
+            servers[(stack, "lookup")] = serve_registry(database, ports.next(), 1, stack)
+        for server in servers.values():
+            load(server.port, identifiers, min(2.0, duration), connections)
+        runs: dict[tuple[str, str], list[Load]] = {key: [] for key in servers}
+        share = max(1.0, duration / rounds)
+        for _ in range(rounds):
+            for key, server in servers.items():
+                runs[key].append(load(server.port, identifiers, share, connections))
+    finally:
+        for server in servers.values():
+            server.stop()
+    print(f"   {'stack':8} {'bare req/s':>10} {'lookup req/s':>12} {'lookup/bare':>11} {'p50 ms':>7} {'p99 ms':>7}")
+    for stack in stacks:
+        bare, lookup = combine(runs[(stack, "bare")]), combine(runs[(stack, "lookup")])
+        print(
+            f"   {stack:8} {bare.requests_per_second:10.0f} {lookup.requests_per_second:12.0f} "
+            f"{lookup.requests_per_second / bare.requests_per_second:11.2f} {lookup.p50_ms:7.2f} {lookup.p99_ms:7.2f}"
+        )
+    first = stacks[0]
+    for other in stacks[1:]:
+        paired = [
+            a.requests_per_second / b.requests_per_second
+            for a, b in zip(runs[(first, "lookup")], runs[(other, "lookup")], strict=True)
+            if b.requests_per_second
+        ]
+        print(f"   lookups {first} vs {other}, round by round: {' '.join(f'{ratio:.2f}' for ratio in paired)}")
 
 
 def report_targets(results: dict[int, dict[str, Any]], connections: int) -> None:
@@ -395,6 +531,15 @@ def report_targets(results: dict[int, dict[str, Any]], connections: int) -> None
         for name, what in (("fetch", "OpenID Federation fetch"), ("trqp", "TRQP authorization")):
             share = at[name].requests_per_second / at["signed"].requests_per_second
             line(share >= 0.8, f"{what} at 100,000 reaches >= 0.8 of the signed lookup's req/s: {share:.2f}")
+        scaled = at.get(f"lookup w{at['workers']}")
+        if scaled is None:
+            line(None, "workers = cores: lookup throughput >= 1.7x one worker: needs --workers above 1")
+        else:
+            gain = scaled.requests_per_second / at["lookup"].requests_per_second
+            line(
+                gain >= 1.7,
+                f"lookups with {at['workers']} workers (cores: {cpu_count()}) reach >= 1.7x one worker: {gain:.2f}x",
+            )
     small, large = results.get(1_000), results.get(1_000_000)
     if small is None or large is None:
         line(None, "p50 at 1,000,000 within 1.3x of p50 at 1,000: needs both sizes in --sizes")
@@ -415,6 +560,23 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=9.0, help="seconds of load per kind and size")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds the duration is split into")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--ports",
+        type=parse_ports,
+        default=None,
+        help="ports the servers may listen on, e.g. 8100-8199 (default: the first wholly free block of 100 from 8100)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the second registry server (default: one per core; 1 skips it)",
+    )
+    parser.add_argument(
+        "--stacks",
+        default=None,
+        help=f"compare serving stacks on the lookup instead, e.g. granian,uvicorn (known: {', '.join(STACKS)})",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -422,15 +584,29 @@ def main() -> None:
         return
     sys.path.insert(0, str(BENCH_DIR))
     OUT_DIR.mkdir(exist_ok=True)
+    ports = Ports(args.ports or free_range())
+    workers = args.workers or cpu_count()
     generator = "wrk" if shutil.which("wrk") else "a Python asyncio load generator (wrk not found)"
     print(
         f"load: {generator}, {args.connections} connections, {args.duration:g} s per kind in {args.rounds} "
-        f"interleaved rounds; cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
+        f"interleaved rounds; cores: {cpu_count()}, load average {os.getloadavg()[0]:.1f}; "
+        f"ports {ports.ports.start}-{ports.ports.stop - 1}"
     )
+    sizes = [int(value.replace("_", "")) for value in args.sizes.split(",")]
+    if args.stacks:
+        stacks = [stack.strip() for stack in args.stacks.split(",") if stack.strip()]
+        unknown = set(stacks) - set(STACKS)
+        if unknown:
+            parser.error(f"unknown stacks: {', '.join(sorted(unknown))}")
+        for size in sizes:
+            compare_stacks(size, args.duration, args.connections, args.rounds, ports, stacks)
+        print(f"   load average after the runs: {os.getloadavg()[0]:.1f}")
+        return
     results = {}
-    for size in (int(value.replace("_", "")) for value in args.sizes.split(",")):
-        results[size] = measure_size(size, args.duration, args.connections, args.rounds)
+    for size in sizes:
+        results[size] = measure_size(size, args.duration, args.connections, args.rounds, ports, workers)
     report_targets(results, args.connections)
+    print(f"   load average after the runs: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from registry.providers.views import PublicProviderPages, StaffProviderPages
 from registry.qa.report_views import ReportFilePages, report_file
 from registry.qa.views import ResultPages
 from registry.request_checks import refuse_unreadable_input
-from registry.scheduler import build_scheduler
+from registry.scheduler import scheduler_leader
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
 from registry.submissions.api import CsvSubmission, SubmissionController
@@ -149,8 +149,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         engine_.engine.globals["settings"] = settings
         engine_.engine.filters["field_label"] = field_label
 
-    # The embedded default runs the periodic jobs in-process; production runs `registry scheduler`.
-    jobs = build_scheduler(settings, database.engine) if settings.scheduler_in_process else None
+    # Every worker campaigns; the one that holds the leader lock runs the periodic jobs (registry/leader.py).
+    jobs = scheduler_leader(settings, database.engine) if settings.scheduler_in_process else None
 
     def _start_jobs() -> None:
         if jobs is not None:
@@ -164,8 +164,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         gc.freeze()
 
     def _stop_jobs() -> None:
-        if jobs is not None and jobs.running:
-            jobs.shutdown(wait=False)
+        if jobs is not None:
+            jobs.stop()
 
     secret = settings.resolved_secret_key()
     sessions = RegistrySessionConfig(

@@ -31,25 +31,33 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (REGISTRY_HOST).")
 @click.option("--port", default=None, type=int, help="Port (REGISTRY_PORT).")
-@click.option("--workers", default=None, type=int, help="Worker processes (REGISTRY_WORKERS).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Worker processes (REGISTRY_WORKERS); default: one per core.",
+)
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the registry over HTTP."""
-    import uvicorn
+    """Serve the registry over HTTP (granian, uvloop); one worker runs the periodic jobs."""
+    from registry.serving import serve as run
 
     settings = _settings()
     settings.resolved_secret_key()
     _require_migrated(settings)
-    if workers:
-        # Worker processes read their settings from the environment (see REGISTRY_SCHEDULER_IN_PROCESS).
-        os.environ["REGISTRY_WORKERS"] = str(workers)
-    uvicorn.run(
-        "registry.asgi:app",
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level="info",
-        access_log=False,
+    count = workers or settings.serve_workers
+    # Worker processes read their settings from the environment.
+    os.environ["REGISTRY_WORKERS"] = str(count)
+    get_engine(settings).dispose()
+    click.echo(
+        f"registry: {count} worker{'s' if count > 1 else ''} on {settings.database_url.split(':', 1)[0]}; "
+        + (
+            "the periodic jobs run in the worker that holds the scheduler lock"
+            if settings.scheduler_in_process
+            else "the periodic jobs are left to `registry scheduler`"
+        ),
+        err=True,
     )
+    run(host or settings.host, port or settings.port, count, shutdown_seconds=settings.feed_max_wait + 5)
 
 
 def _require_migrated(settings: Settings) -> None:
@@ -370,7 +378,8 @@ def deadlines_run_once(day: dt.datetime | None, force: bool) -> None:
     from registry.web import Database
 
     settings = _settings()
-    embedded = settings.is_sqlite and settings.workers == 1
+    # Several workers named explicitly, or PostgreSQL: a production deployment.
+    embedded = settings.is_sqlite and settings.workers <= 1
     if day is not None and not embedded and not force:
         raise click.UsageError(
             "--today sends real reminders and records verdict changes dated that day, so it is refused on a "
@@ -389,22 +398,34 @@ def deadlines_run_once(day: dt.datetime | None, force: bool) -> None:
 
 @main.command()
 def scheduler() -> None:
-    """Run the periodic jobs (deadline sweep, outbox delivery) until stopped: one per production deployment."""
+    """Run the periodic jobs (deadline sweep, outbox delivery) until stopped, in a process of their own.
+
+    It takes part in the same election as the workers of `registry serve`: whichever holds the scheduler
+    lock runs the jobs. Set REGISTRY_SCHEDULER_IN_PROCESS=false on the web servers to leave them to it.
+    """
     import logging
+    import signal
+    import threading
 
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from registry.scheduler import build_scheduler
+    from registry.scheduler import scheduler_leader
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings()
     _require_migrated(settings)
-    jobs = build_scheduler(settings, get_engine(settings), BlockingScheduler)
-    click.echo(f"scheduler: sweep and delivery every {settings.sweep_interval_minutes} minutes (Ctrl-C stops)")
+    leader = scheduler_leader(settings, get_engine(settings))
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    click.echo(
+        f"scheduler: sweep and delivery every {settings.sweep_interval_minutes:g} minutes while this process "
+        f"holds the scheduler lock (Ctrl-C stops)"
+    )
+    leader.start()
     try:
-        jobs.start()
-    except (KeyboardInterrupt, SystemExit):
-        jobs.shutdown(wait=False)
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        leader.stop()
 
 
 @main.group()

@@ -1,8 +1,9 @@
 """The scheduler of the periodic jobs: the deadline sweep and the outbox deliverer.
 
-Production runs exactly one `registry scheduler` process; the embedded default starts it inside
-`registry serve`. Either way the jobs claim their work in the database, so a second scheduler
-(another worker, a rolling restart) never sends anything twice.
+`registry serve` runs it in the one worker that holds the leader lock (registry/leader.py), whatever
+the number of workers; `registry scheduler` is the separate-process alternative and takes part in the
+same election. Either way the jobs claim their work in the database, so a second scheduler (during a
+takeover, a rolling restart) never sends anything twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
 from registry.deadlines import jobs as deadline_jobs
+from registry.leader import SchedulerLeader, leader_lock
 from registry.mail import jobs as mail_jobs
 from registry.settings import Settings
 from registry.timeutil import utcnow
@@ -28,8 +30,8 @@ def build_scheduler(
     scheduler = scheduler_class(
         timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
     )
-    first = utcnow() + FIRST_RUN_DELAY
     interval = dt.timedelta(minutes=settings.sweep_interval_minutes)
+    first = utcnow() + min(FIRST_RUN_DELAY, interval)
     scheduler.add_job(
         deadline_jobs.sweep,
         "interval",
@@ -45,6 +47,15 @@ def build_scheduler(
         args=[engine, settings],
         id="outbox-delivery",
         seconds=interval.total_seconds(),
-        next_run_time=first + dt.timedelta(seconds=30),
+        next_run_time=first + min(dt.timedelta(seconds=30), interval / 2),
     )
     return scheduler
+
+
+def scheduler_leader(settings: Settings, engine: Engine) -> SchedulerLeader:
+    """The periodic jobs, run by whichever process of this database holds the leader lock."""
+    return SchedulerLeader(
+        leader_lock(engine, settings.database_connect_timeout),
+        lambda: build_scheduler(settings, engine),
+        settings.scheduler_takeover_seconds,
+    )

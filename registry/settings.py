@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ def _offsets(value: str) -> tuple[int, ...]:
     return tuple(sorted(days, reverse=True))
 
 
+def _positive(value: str, name: str) -> float:
+    number = float(value)
+    if not (number > 0 and math.isfinite(number)):
+        raise ValueError(f"REGISTRY_{name} must be a positive number: {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
@@ -36,7 +44,10 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto `registry serve` believes (a reverse proxy in front).
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Worker processes of `registry serve`; 0: not set, the default for the database (serve_workers).
+    workers: int = 0
     # Trust policy options (DESIGN.md §2).
     require_eqar_registered: bool = True
     require_internal_qa_years: int | None = None
@@ -73,12 +84,16 @@ class Settings:
     smtp_port: int = 25
     smtp_from: str = "registry@localhost"
     reminder_offsets: tuple[int, ...] = (180, 90, 30, 7)
-    sweep_interval_minutes: int = 15
+    sweep_interval_minutes: float = 15
     # Delivery sends until the outbox is empty or this time is up, at most this many messages a minute (0: no limit).
     mail_delivery_seconds: float = 600
     mail_rate_per_minute: int = 300
-    # Off unless asked for: the app built in tests and on PostgreSQL must not start background jobs.
+    # Off unless asked for: the app built in tests must not start background jobs. From the environment it
+    # is on: one process per database (the holder of the leader lock, registry/leader.py) runs the jobs.
     scheduler_in_process: bool = False
+    # How often a process that does not run the scheduler tries to take the lock over (and the leader
+    # checks that it still holds it).
+    scheduler_takeover_seconds: float = 15.0
     # Web sign-in throttling: failed attempts allowed within the window, for one account from one
     # client address and for one address in all (accounts themselves never lock).
     login_attempts_per_account: int = 5
@@ -99,6 +114,13 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def serve_workers(self) -> int:
+        """REGISTRY_WORKERS, or one worker per core (on SQLite too: WAL lets every worker read at once)."""
+        from registry.serving import cpu_count
+
+        return self.workers if self.workers > 0 else cpu_count()
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
@@ -106,10 +128,9 @@ class Settings:
         database_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite:///{var_dir / 'registry.db'}"
         secret_key = env.get("REGISTRY_SECRET_KEY") or ""
         internal_qa = env.get("REGISTRY_REQUIRE_INTERNAL_QA_YEARS", "").strip()
-        workers = int(env.get("REGISTRY_WORKERS", "1"))
-        # Every worker that starts a scheduler runs each job (APScheduler 3): only a single worker runs
-        # the jobs in-process; with more workers, run `registry scheduler` once instead.
-        embedded = database_url.startswith("sqlite") and workers == 1
+        workers = int(env.get("REGISTRY_WORKERS", "").strip() or "0")
+        if workers < 0:
+            raise ValueError(f"REGISTRY_WORKERS is a number of processes: {workers}")
         return cls(
             var_dir=var_dir,
             database_url=database_url,
@@ -118,6 +139,7 @@ class Settings:
             host=env.get("REGISTRY_HOST", "127.0.0.1"),
             port=int(env.get("REGISTRY_PORT", "8000")),
             workers=workers,
+            forwarded_allow_ips=env.get("REGISTRY_FORWARDED_ALLOW_IPS", "127.0.0.1"),
             require_eqar_registered=_bool(env.get("REGISTRY_REQUIRE_EQAR_REGISTERED", "true")),
             require_internal_qa_years=int(internal_qa) if internal_qa else None,
             verdict_max_age=int(env.get("REGISTRY_VERDICT_MAX_AGE", "300")),
@@ -147,11 +169,17 @@ class Settings:
             smtp_port=int(env.get("REGISTRY_SMTP_PORT", "25")),
             smtp_from=env.get("REGISTRY_SMTP_FROM", "registry@localhost"),
             reminder_offsets=_offsets(env.get("REGISTRY_REMINDER_OFFSETS", "180,90,30,7")),
-            sweep_interval_minutes=int(env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15")),
+            sweep_interval_minutes=_positive(
+                env.get("REGISTRY_SWEEP_INTERVAL_MINUTES", "15"), "SWEEP_INTERVAL_MINUTES"
+            ),
             mail_delivery_seconds=float(env.get("REGISTRY_MAIL_DELIVERY_SECONDS", "600")),
             mail_rate_per_minute=int(env.get("REGISTRY_MAIL_RATE_PER_MINUTE", "300")),
-            # The embedded default runs its scheduler inside `registry serve`; production runs `registry scheduler`.
-            scheduler_in_process=_bool(env.get("REGISTRY_SCHEDULER_IN_PROCESS", "true" if embedded else "false")),
+            # Whatever the database and the number of workers, only the holder of the leader lock runs the
+            # jobs; false leaves them to a separate `registry scheduler`.
+            scheduler_in_process=_bool(env.get("REGISTRY_SCHEDULER_IN_PROCESS", "true")),
+            scheduler_takeover_seconds=_positive(
+                env.get("REGISTRY_SCHEDULER_TAKEOVER_SECONDS", "15"), "SCHEDULER_TAKEOVER_SECONDS"
+            ),
             login_attempts_per_account=int(env.get("REGISTRY_LOGIN_ATTEMPTS_PER_ACCOUNT", "5")),
             login_attempts_per_address=int(env.get("REGISTRY_LOGIN_ATTEMPTS_PER_ADDRESS", "20")),
             login_throttle_minutes=int(env.get("REGISTRY_LOGIN_THROTTLE_MINUTES", "15")),

@@ -1,6 +1,6 @@
 """PostgreSQL failing under a live server: no verdict, a 503 with Retry-After in time, /healthz answering.
 
-The registry runs as in production (uvicorn, one worker) and reaches PostgreSQL through a TCP proxy
+The registry runs as in production (`registry serve`, one worker) and reaches PostgreSQL through a TCP proxy
 that the test controls, so it can refuse connections or stop accepting them; another connection holds
 a table lock. A lookup that waited on the event loop would freeze the whole worker, /healthz included:
 only a real server shows that.
@@ -168,7 +168,7 @@ def live_registry(fault_database: str, proxy: PostgresProxy, tmp_path: Path) -> 
         "REGISTRY_DATABASE_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
         "REGISTRY_DATABASE_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
     }
-    command = [sys.executable, "-m", "uvicorn", "registry.asgi:app", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(Path(sys.executable).with_name("registry")), "serve", "--port", str(port), "--workers", "1"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from registry.serving import behind_proxies, cpu_count
 from registry.settings import Settings
 
 
@@ -78,3 +80,34 @@ class TestSettings:
             "/etc/ssl/test-ca.pem",
             8443,
         )
+
+    def test_workers_default_to_one_per_core_and_registry_workers_overrides(self, tmp_path: Path) -> None:
+        for database_url in (f"sqlite:///{tmp_path / 'r.db'}", "postgresql://db.internal/registry"):
+            settings = Settings.from_env({"REGISTRY_VAR_DIR": str(tmp_path), "REGISTRY_DATABASE_URL": database_url})
+            assert settings.workers == 0
+            # The cores this process may use (its affinity mask), not every core of the machine.
+            assert settings.serve_workers == cpu_count() == len(os.sched_getaffinity(0))
+            chosen = Settings.from_env({"REGISTRY_DATABASE_URL": database_url, "REGISTRY_WORKERS": "3"})
+            assert chosen.serve_workers == 3
+        with pytest.raises(ValueError, match="REGISTRY_WORKERS"):
+            Settings.from_env({"REGISTRY_WORKERS": "-2"})
+
+    def test_registry_serve_believes_forwarded_headers_only_from_trusted_proxies(self) -> None:
+        from litestar import Litestar, Request, get
+        from litestar.testing import TestClient
+
+        @get("/who", sync_to_thread=False)
+        def who(request: Request) -> str:  # type: ignore[type-arg]
+            return f"{request.client.host if request.client else '-'} {request.url.scheme}"
+
+        app = Litestar([who])
+        forwarded = {"X-Forwarded-For": "203.0.113.7, 198.51.100.2", "X-Forwarded-Proto": "https"}
+        # The test client's peer is "testclient": trusted, the last untrusted hop is the client.
+        with TestClient(behind_proxies(app, "testclient, 198.51.100.2")) as client:
+            assert client.get("/who", headers=forwarded).text == "203.0.113.7 https"
+            assert client.get("/who").text == "testclient http"
+        # From an untrusted peer (or with nobody trusted) the headers are ignored: anyone can send them.
+        for trusted in ("127.0.0.1", ""):
+            with TestClient(behind_proxies(app, trusted)) as client:
+                assert client.get("/who", headers=forwarded).text == "testclient http"
+        assert Settings.from_env({}).forwarded_allow_ips == "127.0.0.1"

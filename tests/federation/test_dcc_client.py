@@ -56,7 +56,7 @@ def node() -> str:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
-    """`registry setup` (migrations, reference and demo data, keys) and uvicorn on a free port."""
+    """`registry setup` (migrations, reference and demo data, keys) and `registry serve` on a free port."""
     var_dir = tmp_path_factory.mktemp("federation-live")
     port = free_port(range(8300, 8400))
     base_url = f"http://127.0.0.1:{port}"
@@ -73,7 +73,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]
     log_path = var_dir / "server.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "registry.asgi:app", "--host", "127.0.0.1", "--port", str(port)],
+            [str(bin_dir / "registry"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""A source registry of its own (a fresh database, uvicorn with two workers) that tests write to and mirror."""
+"""A source registry of its own (a fresh database, `registry serve` with two workers) that tests write to and mirror."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def source(fresh_database: str, tmp_path: Path) -> Iterator[Source]:
     }
     log = open(tmp_path / "source.log", "wb")  # noqa: SIM115 - closed after the server stops
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "registry.asgi:app", "--host", "127.0.0.1", "--port", str(port)]
+        [str(Path(sys.executable).with_name("registry")), "serve", "--host", "127.0.0.1", "--port", str(port)]
         + ["--workers", "2"],
         env=env,
         stdout=log,

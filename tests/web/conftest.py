@@ -1,4 +1,4 @@
-"""A real registry (uvicorn, a fresh migrated SQLite database with the demo data) and a real browser.
+"""A real registry (`registry serve`, a fresh migrated SQLite database with the demo data) and a real browser.
 
 Browser tests skip where /usr/bin/chromium is missing, except under REGISTRY_TEST_REQUIRE_ALL=1 (CI),
 where they fail. Playwright drives Debian's Chromium; it never downloads a browser of its own.
@@ -45,7 +45,7 @@ def _started(server: subprocess.Popen[bytes], base_url: str, log: Path) -> bool:
     while server.poll() is None and time.monotonic() < deadline:
         try:
             if (
-                f"running on {base_url}" in log.read_text()
+                f"Listening at: {base_url}" in log.read_text()
                 and httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200
             ):
                 return True
@@ -69,13 +69,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) ->
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "registry"), "setup"], env=env, check=True, capture_output=True)
     log = open(var_dir / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    # Another process may take the free port before uvicorn binds it (and answer /readyz itself):
+    # Another process may take the free port before the server binds it (and answer /readyz itself):
     # the server counts as started only once its own log says it listens.
     for _ in range(5):
         port = free_port(range(8300, 8400))
         base_url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "registry.asgi:app", "--host", "127.0.0.1", "--port", str(port)],
+            [str(bin_dir / "registry"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
             env={**env, "REGISTRY_BASE_URL": base_url},
             stdout=log,
             stderr=subprocess.STDOUT,

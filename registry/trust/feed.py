@@ -115,7 +115,7 @@ def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int
     every entry in memory at once.
     """
     recorded = 0
-    for chunk in _chunks(sorted(set(provider_ids))):
+    for chunk in _chunks(sorted(set(provider_ids)), 100):
         recorded += _record_chunk(session, chunk, policy)
     return recorded
 

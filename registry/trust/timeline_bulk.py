@@ -28,9 +28,10 @@ from registry.trust import timeline
 from registry.trust.models import TrustTimeline
 from registry.vocabulary import MERGER_RELATIONS, POSITIVE_DECISIONS
 
-# Providers per chunk: bounds memory (their results and programmes are held at once) and the
-# number of bound parameters per IN list.
-CHUNK = 500
+# Providers per chunk: bounds memory (their results and programmes are held at once). At 20,000
+# reports over 3,000 providers, 100 kept the import's peak RSS at 141 MB where 500 reached 176 MB,
+# for the same CPU time.
+CHUNK = 100
 # Ids per IN list when a chunk's results are looked up.
 IN_LIST = 900
 

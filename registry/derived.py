@@ -43,6 +43,7 @@ from registry.trust.models import TrustListEntry, TrustTimeline
 from registry.trust.verdict import Policy
 
 _WORK = "registry.derived"
+_IN_LIST = 5000
 _SETTLING = "registry.derived.settling"
 _DERIVED_TABLES = frozenset(
     model.__tablename__  # type: ignore[attr-defined]
@@ -163,19 +164,24 @@ def _settle_once(session: Session, work: Touched) -> None:
     if agencies:
         # Whether an agency's results count depends on its registration at their start.
         results |= set(session.scalars(select(qa_results.c.id).where(qa_results.c.agency_id.in_(agencies))))
-    if results:
-        providers |= set(session.scalars(select(links.c.provider_id).where(links.c.result_id.in_(results))))
+    # In chunks: a bulk import touches more results than one IN list may name.
+    ordered = sorted(results)
+    for start in range(0, len(ordered), _IN_LIST):
+        chunk = ordered[start : start + _IN_LIST]
+        providers |= set(session.scalars(select(links.c.provider_id).where(links.c.result_id.in_(chunk))))
     providers |= former | assessed
     providers.discard(0)
     if providers and session.get_bind().dialect.name == "postgresql":
         # Two transactions changing one provider would each rebuild its timeline from what they see;
         # locking the providers (in id order, so no deadlock) makes the later one see the earlier's commit.
-        session.execute(
-            select(col(Provider.id))
-            .where(col(Provider.id).in_(sorted(providers)))
-            .order_by(col(Provider.id))
-            .with_for_update()
-        )
+        locked = sorted(providers)
+        for start in range(0, len(locked), _IN_LIST):
+            session.execute(
+                select(col(Provider.id))
+                .where(col(Provider.id).in_(locked[start : start + _IN_LIST]))
+                .order_by(col(Provider.id))
+                .with_for_update()
+            )
     work.listed |= timeline.refresh(session, providers)
     deadlines.sync_for_results(session, results, former_provider_ids=former)
     deadlines.sync_for_assessments(session, assessed)

@@ -31,7 +31,7 @@ from registry.providers.models import Provider, ProviderIdentifier, ProviderSusp
 from registry.qa import services as qa
 from registry.reference.services import load_reference
 from registry.settings import Settings, get_settings
-from registry.submissions import csv_import
+from registry.submissions import bulk, csv_import
 from registry.submissions import services as submissions
 from registry.trust import feed
 from registry.trust.models import TrustListEntry, TrustTimeline
@@ -149,6 +149,7 @@ def steps_by_name() -> dict[str, Step]:
         "registry.submissions.services.submit_report": _submit_report,
         "registry.submissions.services.withdraw_submission": _withdraw_submission,
         "registry.submissions.csv_import.import_results": _import_results,
+        "registry.submissions.bulk.submit_chunk": _submit_chunk,
         "registry.agencies.services.add_registration": _add_registration,
         "registry.agencies.services.update_registration": _update_registration,
         "registry.agencies.services.withdraw_registration": _withdraw_registration,
@@ -342,6 +343,27 @@ def _import_results(session: Session, settings: Settings, state: dict[str, Any])
     )
     report = csv_import.import_results(session, text.encode(), agency=agency, settings=settings, actor=f.TEST)
     assert report.counts() == {"created": 1}, list(report.lines())
+
+
+def _submit_chunk(session: Session, settings: Settings, state: dict[str, Any]) -> None:
+    agency, provider, other = state["agency"], state["provider"], state["other"]
+    reports = [
+        {
+            "agency": agency.acronym,
+            "local_identifier": f"CHUNK-{n}",
+            "activity": "institutional audit",
+            "status": "voluntary",
+            "decision": decision,
+            "valid_from": "2023-01-01",
+            "institutions": [{"identifiers": [{"identifier": f.did(p, session), "resource": "did"}]}],
+        }
+        for n, (p, decision) in enumerate([(provider, "positive"), (other, "negative")])
+    ]
+    with bulk.upload(session, agency) as lookups:
+        outcomes = bulk.submit_chunk(
+            session, lookups, list(enumerate(reports)), agency=agency, settings=settings, actor=f.TEST
+        )
+        assert [o.submission_status for o in outcomes] == ["created", "created"]
 
 
 def _update_provider(session: Session, _settings: Settings, state: dict[str, Any]) -> None:

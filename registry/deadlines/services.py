@@ -10,7 +10,7 @@ met once a newer positive result for the same provider lasts beyond it. The unit
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import (
@@ -234,20 +234,36 @@ def sync_for_results(session: Session, result_ids: Iterable[int], former_provide
 
     The providers' other results are synced too: these may renew them, or stop renewing them.
     """
-    ids = set(result_ids)
+    ids = sorted(set(result_ids))
     if not ids:
         return
     links = QAResultProvider.__table__  # type: ignore[attr-defined]
-    providers = set(session.scalars(select(links.c.provider_id).where(links.c.result_id.in_(ids))))
-    providers |= set(former_provider_ids)
     results = QAResult.__table__  # type: ignore[attr-defined]
-    related = (
-        select(links.c.result_id)
-        .where(links.c.provider_id.in_(providers))
-        .union(select(results.c.id).where(results.c.id.in_(sorted(ids))))
-    )
-    scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
-    _sync(session, _result_rows(related), scope)
+    # In chunks: a bulk import touches more results (and providers) than one IN list may name.
+    providers: set[int] = set(former_provider_ids)
+    linked: set[int] = set()
+    for chunk in _chunks(ids):
+        for result_id, provider_id in session.execute(
+            select(links.c.result_id, links.c.provider_id).where(links.c.result_id.in_(chunk))
+        ):
+            linked.add(result_id)
+            providers.add(provider_id)
+    # Every result of those providers (a result linked to providers in two chunks is synced twice,
+    # to the same rows), then the touched results that are linked to no provider any more.
+    related_sets: list[Select[Any] | CompoundSelect[Any]] = [
+        select(links.c.result_id).where(links.c.provider_id.in_(chunk)) for chunk in _chunks(sorted(providers))
+    ]
+    related_sets += [
+        select(results.c.id).where(results.c.id.in_(chunk)) for chunk in _chunks([i for i in ids if i not in linked])
+    ]
+    for related in related_sets:
+        scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
+        _sync(session, _result_rows(related), scope)
+
+
+def _chunks(ids: list[int], size: int = 5000) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def sync_for_assessments(session: Session, provider_ids: Iterable[int]) -> None:

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from registry import documents
+from registry import derived, documents
 from registry.agencies.models import Agency
 from registry.audit.services import Actor, mark_in_error, record_event, snapshot
 from registry.errors import Conflict, FieldErrors, NotFound, ValidationFailed
@@ -153,9 +154,20 @@ def record_result(session: Session, data: ResultInput, actor: Actor, *, is_demo:
     )
     session.add(result)
     session.flush()
-    _replace_links(session, result, data)
-    record_event(session, actor, "result.record", result, after=result_snapshot(session, result))
+    _replace_links(session, result, data, fresh=True)
+    record_event(session, actor, "result.record", result, after=_fresh_snapshot(result, data))
     return result
+
+
+def _fresh_snapshot(result: QAResult, data: ResultInput) -> dict[str, Any]:
+    """result_snapshot of a result _replace_links(fresh=True) has just linked, without reading the links back."""
+    after = snapshot(result) or {}
+    after["provider_ids"] = sorted(set(data.provider_ids))
+    after["programmes"] = [
+        {"name": p.name.strip(), "identifier": (p.identifier or "").strip() or None, "eqf_level": p.eqf_level}
+        for p in data.programmes
+    ]
+    return after
 
 
 def update_result(
@@ -184,8 +196,12 @@ def update_result(
     return result
 
 
-def _replace_links(session: Session, result: QAResult, data: ResultInput) -> None:
+def _replace_links(session: Session, result: QAResult, data: ResultInput, *, fresh: bool = False) -> None:
+    """fresh: the result was inserted just now and has no links yet."""
     result_id = result.id or 0
+    if fresh:
+        _insert_links(session, result_id, data)
+        return
     for model in (QAResultProvider, QAResultContributingAgency, QAResultProgramme):
         for row in session.exec(select(model).where(model.result_id == result_id)):  # type: ignore[attr-defined]
             session.delete(row)
@@ -207,6 +223,36 @@ def _replace_links(session: Session, result: QAResult, data: ResultInput) -> Non
             )
         )
     session.flush()
+
+
+def _insert_links(session: Session, result_id: int, data: ResultInput) -> None:
+    """A new result's links, one executemany per table (bulk imports create thousands of results)."""
+    providers = sorted(set(data.provider_ids))
+    contributing = sorted(set(data.contributing_agency_ids) - {data.agency_id})
+    rows: list[tuple[Any, list[dict[str, Any]]]] = [
+        (QAResultProvider, [{"result_id": result_id, "provider_id": provider_id} for provider_id in providers]),
+        (QAResultContributingAgency, [{"result_id": result_id, "agency_id": agency_id} for agency_id in contributing]),
+        (
+            QAResultProgramme,
+            [
+                {
+                    "result_id": result_id,
+                    "name": programme.name.strip(),
+                    "identifier": (programme.identifier or "").strip() or None,
+                    "ects": programme.ects,
+                    "eqf_level": programme.eqf_level,
+                    "isced_field": programme.isced_field,
+                    "full_degree": programme.full_degree,
+                }
+                for programme in data.programmes
+            ],
+        ),
+    ]
+    for model, values in rows:
+        if values:
+            session.execute(insert(model.__table__), values)
+    # Written past the ORM: name what changed for the derived state (registry/derived.py).
+    derived.touch(session, results=[result_id], providers=providers)
 
 
 def withdraw_result(session: Session, result: QAResult, *, reason: str, actor: Actor) -> QAResult:
@@ -249,11 +295,23 @@ def revoke_result(session: Session, result: QAResult, *, revoked_from: Any, acto
 
 
 def provider_ids(session: Session, result_id: int) -> list[int]:
-    return list(session.exec(select(QAResultProvider.provider_id).where(QAResultProvider.result_id == result_id)))
+    return list(
+        session.exec(
+            select(QAResultProvider.provider_id)
+            .where(QAResultProvider.result_id == result_id)
+            .order_by(col(QAResultProvider.provider_id))
+        )
+    )
 
 
 def programmes(session: Session, result_id: int) -> list[QAResultProgramme]:
-    return list(session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result_id)))
+    return list(
+        session.exec(
+            select(QAResultProgramme)
+            .where(QAResultProgramme.result_id == result_id)
+            .order_by(col(QAResultProgramme.id))
+        )
+    )
 
 
 def results_for_provider(session: Session, provider_id: int) -> list[QAResult]:

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from registry.agencies.models import Agency
 from registry.api_docs import problem_responses
 from registry.settings import Settings
-from registry.submissions import csv_import, fetching, services, tokens
+from registry.submissions import bulk, csv_import, fetching, services, tokens
 from registry.web import PROBLEM_JSON, DatabaseDep, SettingsDep
 
 CHALLENGE = 'Bearer realm="registry"'
@@ -112,22 +112,26 @@ class SubmissionController(Controller):
         first_row: dict[str, int] = {}
         with _fetch_report_files(settings, reports) as fetched, db.write() as session:
             agency = _holder(request, session)[1]
-            outcomes = []
+            refused: dict[int, services.Outcome] = {}
+            pending: list[tuple[int, Any]] = []
             for i, report in enumerate(reports):
                 local_id = str(report.get("local_identifier") or "").strip() if isinstance(report, dict) else ""
                 if local_id and local_id in first_row:
-                    outcome = services.Outcome(i, local_id)
-                    outcome.errors["local_identifier"] = [
+                    refused[i] = services.Outcome(i, local_id)
+                    refused[i].errors["local_identifier"] = [
                         f"report {first_row[local_id]} of this request has the same local identifier"
                     ]
-                else:
-                    if local_id:
-                        first_row[local_id] = i
-                    outcome = services.submit_report(
-                        session, report, agency=agency, index=i, settings=settings, actor=holder.actor,
-                        dry_run=dry_run, may_create_providers=may_create, fetched=fetched,
-                    )  # fmt: skip
-                outcomes.append(outcome)
+                    continue
+                if local_id:
+                    first_row[local_id] = i
+                pending.append((i, report))
+            # One chunk: what the reports name is looked up together (registry/submissions/bulk.py).
+            with bulk.upload(session, agency) as lookups:
+                submitted = bulk.submit_chunk(
+                    session, lookups, pending, agency=agency, settings=settings, actor=holder.actor,
+                    dry_run=dry_run, may_create_providers=may_create, fetched=fetched,
+                )  # fmt: skip
+                outcomes = [refused.get(i) or next(submitted) for i in range(len(reports))]
         answers = [outcome.as_dict() for outcome in outcomes]
         rejected = sum(1 for outcome in outcomes if outcome.submission_status == "rejected")
         if rejected:

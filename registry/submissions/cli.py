@@ -43,11 +43,11 @@ def import_results(
 ) -> None:
     """Submit the reports in a CSV file in DEQAR's layout, one row per report."""
     settings = get_settings()
-    data = file.read_bytes()
-    if len(data) > csv_import.MAX_CSV_BYTES:
+    if file.stat().st_size > csv_import.MAX_CSV_BYTES:
         raise click.ClickException(f"{file} is larger than {csv_import.MAX_CSV_BYTES // (1024 * 1024)} MB")
     try:
-        urls = csv_import.report_locations(data)
+        with file.open("rb") as stream:
+            urls = csv_import.report_locations(stream)
     except csv_import.UnreadableFile as error:
         raise click.ClickException(str(error)) from None
     # Report files named by URL are fetched first, outside the import's transaction.
@@ -61,10 +61,12 @@ def import_results(
                 raise click.ClickException(f"there is no agency {acronym!r}")
             actor = Actor(f"cli import for {agency.acronym}")
             try:
-                lines = max(data.count(b"\n") - 1, 1)
-                with click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
+                with file.open("rb") as stream:
+                    lines = max(sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1, 1)
+                # The file is read as a stream, a chunk of rows at a time (registry/submissions/bulk.py).
+                with file.open("rb") as stream, click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
                     report = csv_import.import_results(
-                        session, data, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
+                        session, stream, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
                         progress=lambda rows: bar.update(rows), may_create_providers=create_providers, fetched=fetched,
                     )  # fmt: skip
             except csv_import.UnreadableFile as error:

@@ -5,21 +5,25 @@ Rows become the same report objects the JSON API takes and go through the same s
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from registry import documents
 from registry.agencies.models import Agency
 from registry.audit.services import Actor
+from registry.db import begin_write
 from registry.settings import Settings
+from registry.submissions import bulk
 from registry.submissions.fetching import ReportFetches
-from registry.submissions.services import MASTER_DATA_FIELDS, Outcome, submit_report
+from registry.submissions.services import MASTER_DATA_FIELDS, Outcome
 
 MAX_CSV_BYTES = documents.MAX_DOCUMENT_BYTES
 MODES = ("row-by-row", "all-or-nothing")
@@ -137,23 +141,54 @@ def report_csv(report: ImportReport) -> str:
     return out.getvalue()
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """The text and the encoding it was read in: UTF-8 (with or without BOM), else Windows-1252."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+_BLOCK = 1 << 20
+
+
+def detect_encoding(stream: BinaryIO) -> str:
+    """UTF-8 with BOM ("utf-8-sig"), UTF-8, else Windows-1252, read a block at a time; leaves stream at 0."""
+    stream.seek(0)
+    start = stream.read(4096)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in start:
         # Excel's "Unicode text" and other UTF-16/32 files: read as Windows-1252 they would be mojibake.
         raise UnreadableFile("The file is UTF-16 or UTF-32 (it holds NUL bytes): save it as CSV UTF-8.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as error:
-        utf8_error = error
-    try:
-        return data.decode("cp1252"), "windows-1252"
-    except UnicodeDecodeError:
-        raise UnreadableFile(
-            f"The file is neither UTF-8 nor Windows-1252 (byte {utf8_error.start}): save it as UTF-8 CSV."
-        ) from None
+    stream.seek(0)
+    if stream.read(3) == b"\xef\xbb\xbf":
+        encoding = "utf-8-sig"
+    else:
+        stream.seek(0)
+        encoding = "utf-8"
+    utf8_error = _first_error(stream, "utf-8")
+    if utf8_error is not None:
+        stream.seek(0)
+        if encoding == "utf-8-sig" or _first_error(stream, "cp1252") is not None:
+            stream.seek(0)
+            raise UnreadableFile(
+                f"The file is neither UTF-8 nor Windows-1252 (byte {utf8_error}): save it as UTF-8 CSV."
+            )
+        encoding = "windows-1252"
+    stream.seek(0)
+    return encoding
+
+
+def _first_error(stream: BinaryIO, encoding: str) -> int | None:
+    """The offset of the first byte the encoding cannot read from here on, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = stream.tell()
+    while True:
+        block = stream.read(_BLOCK)
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(block, final=not block)
+        except UnicodeDecodeError as error:
+            return offset - pending + error.start
+        if not block:
+            return None
+        offset += len(block)
+
+
+def _text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    codec = {"windows-1252": "cp1252"}.get(encoding, encoding)
+    return io.TextIOWrapper(stream, encoding=codec, newline="")
 
 
 def _plan(header: list[str]) -> list[Callable[[dict[str, Any], str], None]]:
@@ -264,38 +299,48 @@ def _compact(item: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def rows(text: str) -> tuple[list[Callable[[dict[str, Any], str], None]], Iterator[list[str]]]:
+def rows(text: str | TextIO) -> tuple[list[Callable[[dict[str, Any], str], None]], Iterator[list[str]]]:
+    source = io.StringIO(text, newline="") if isinstance(text, str) else text
+    start = source.read(65536)
+    source.seek(0)
     try:
-        dialect = csv.Sniffer().sniff(text[:65536].split("\n", 1)[0], delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(start.split("\n", 1)[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel  # type: ignore[assignment]
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(source, dialect)
     header = next(reader, None)
     if not header or not any(cell.strip() for cell in header):
         raise UnreadableFile("The file is empty: the first line names the columns.")
     return _plan(header), reader
 
 
-def report_locations(data: bytes) -> list[str]:
-    """The report files the rows name by URL (file[n].original_location), to fetch before the import's transaction."""
-    text, _encoding = decode(data)
-    plan, reader = rows(text)
-    if not any(getattr(place, "is_file_location", False) for place in plan):
-        return []
+def report_locations(data: bytes | BinaryIO) -> list[str]:
+    """The report files the rows name by URL (file[n].original_location), to fetch before the import's transaction.
+
+    Reads the file as a stream, as the import does, and leaves a stream open and rewound.
+    """
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    text = _text(stream, detect_encoding(stream))
     found: list[str] = []
     try:
+        plan, reader = rows(text)
+        if not any(getattr(place, "is_file_location", False) for place in plan):
+            return []
         for cells in reader:
             for place, cell in zip(plan, cells, strict=False):
                 if getattr(place, "is_file_location", False) and cell.strip() not in ("", "-"):
                     found.append(cell.strip())
     except csv.Error:
         return found  # the import itself reports the unreadable row
+    finally:
+        text.detach()
+        stream.seek(0)
     return found
 
 
 def import_results(
     session: Session,
-    data: bytes,
+    data: bytes | BinaryIO,
     *,
     agency: Agency,
     settings: Settings,
@@ -306,35 +351,78 @@ def import_results(
     may_create_providers: bool = False,
     fetched: ReportFetches | None = None,
 ) -> ImportReport:
-    """Submit every row; in all-or-nothing mode one rejected row rolls back the rest (the caller's transaction)."""
+    """Submit every row; in all-or-nothing mode one rejected row rolls back the rest (the caller's transaction).
+
+    The file (bytes, or a binary file open for reading) is read a chunk of rows at a time and each
+    chunk is looked up and written together (registry/submissions/bulk.py), so a large file is never
+    held as rows in memory. Row-by-row mode commits every bulk.COMMIT_ROWS rows (the derived state is
+    refreshed once per commit); all-or-nothing stays one transaction, committed or rolled back by the caller.
+    """
     if mode not in MODES:
         raise UnreadableFile(f"The mode is one of: {', '.join(MODES)}.")
-    text, encoding = decode(data)
-    plan, reader = rows(text)
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    encoding = detect_encoding(stream)
+    plan, reader = rows(_text(stream, encoding))
     report = ImportReport(mode, dry_run, encoding)
+    commit_chunks = mode == "row-by-row" and not dry_run
     seen: dict[str, int] = {}
-    number = 1
-    try:
-        for number, cells in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            item = _row(plan, cells)
-            local_id = str(item.get("local_identifier") or "").strip()
-            if local_id and local_id in seen:
-                outcome = Outcome(number, local_id)
-                outcome.errors["local_identifier"] = [f"row {seen[local_id]} has the same local identifier"]
-            else:
-                if local_id:
-                    seen[local_id] = number
-                outcome = submit_report(
-                    session, item, agency=agency, index=number, settings=settings, actor=actor, dry_run=dry_run,
+    uncommitted = 0
+    read = [1]  # the number of the last row read, for the message about a row that cannot be read
+    # All-or-nothing: the rows are written inside one savepoint, undone if the file turns out unreadable.
+    whole = session.begin_nested() if mode == "all-or-nothing" and not dry_run else None
+    with bulk.upload(session, agency) as lookups:
+        try:
+            for chunk in _chunked(reader, bulk.CHUNK, read):
+                pending: list[tuple[int, Any]] = []
+                refused: dict[int, Outcome] = {}
+                for number, cells in chunk:
+                    item = _row(plan, cells)
+                    local_id = str(item.get("local_identifier") or "").strip()
+                    if local_id and local_id in seen:
+                        refused[number] = Outcome(number, local_id)
+                        refused[number].errors["local_identifier"] = [
+                            f"row {seen[local_id]} has the same local identifier"
+                        ]
+                        continue
+                    if local_id:
+                        seen[local_id] = number
+                    pending.append((number, item))
+                submitted = bulk.submit_chunk(
+                    session, lookups, pending, agency=agency, settings=settings, actor=actor, dry_run=dry_run,
                     may_create_providers=may_create_providers, fetched=fetched,
                 )  # fmt: skip
-            report.rows.append(RowReport(number, outcome))
-            if progress:
-                progress(1)
-    except csv.Error as error:
-        raise UnreadableFile(f"The CSV cannot be read after row {number}: {error}") from None
+                for row_number, _cells in chunk:
+                    outcome = refused.get(row_number) or next(submitted)
+                    report.rows.append(RowReport(row_number, outcome))
+                    if progress:
+                        progress(1)
+                uncommitted += len(chunk)
+                if commit_chunks and uncommitted >= bulk.COMMIT_ROWS:
+                    uncommitted = 0
+                    session.commit()
+                    if isinstance(session.bind, Engine):
+                        begin_write(session)
+        except csv.Error as error:
+            if whole is not None:
+                whole.rollback()  # all-or-nothing: the rows before the broken one are not kept either
+            raise UnreadableFile(f"The CSV cannot be read after row {read[0]}: {error}") from None
+    if whole is not None:
+        whole.commit()
     if mode == "all-or-nothing" and report.rejected and not dry_run:
         report.rolled_back = True
     return report
+
+
+def _chunked(reader: Iterator[list[str]], size: int, read: list[int]) -> Iterator[list[tuple[int, list[str]]]]:
+    """(row number, cells) of the non-blank rows, a chunk at a time; the header is row 1; read[0] is the last read."""
+    chunk: list[tuple[int, list[str]]] = []
+    for number, cells in enumerate(reader, start=2):
+        read[0] = number
+        if not any(cell.strip() for cell in cells):
+            continue
+        chunk.append((number, cells))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

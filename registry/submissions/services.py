@@ -24,6 +24,7 @@ from registry.providers.models import ProviderIdentifier
 from registry.qa import services as qa
 from registry.qa.models import QAReportFile, QAResult
 from registry.settings import Settings
+from registry.submissions import bulk
 from registry.submissions.fetching import Fetched, ReportFetches
 from registry.submissions.models import SubmissionWarning
 from registry.timeutil import add_years
@@ -87,10 +88,17 @@ def find_agency(session: Session, reference: Any) -> Agency | None:
     text = str(reference or "").strip()
     if not text:
         return None
+    lookups = bulk.current(session)
+    if lookups is not None and (cached := lookups.agency(text.lower())) is not None:
+        return cached
     if text.isdigit():
         found = session.exec(select(Agency).where(Agency.deqar_agency_id == int(text))).first()
-        return found or session.get(Agency, int(text))
-    return session.exec(select(Agency).where(col(Agency.acronym).ilike(text))).first()
+        found = found or session.get(Agency, int(text))
+    else:
+        found = session.exec(select(Agency).where(col(Agency.acronym).ilike(text))).first()
+    if lookups is not None and found is not None:
+        lookups.agencies[text.lower()] = found
+    return found
 
 
 def _activity_type(report: dict[str, Any]) -> str | None:
@@ -253,16 +261,23 @@ def _create_provider(
 
 def _provider_for(session: Session, pairs: list[tuple[str, str]], agency: Agency) -> tuple[int | None, list[str]]:
     tried: list[str] = []
+    lookups = bulk.current(session)
     for scheme, value in pairs:
         tried.append(f"{scheme} {value}")
         try:
             normalised = normalise(scheme, value)
         except InvalidIdentifier:
             continue
-        query = select(ProviderIdentifier.provider_id).where(
-            ProviderIdentifier.scheme == scheme,
-            ProviderIdentifier.normalised == normalised,
-            col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
+        if lookups is not None and (cached := lookups.provider(scheme, normalised)) is not None:
+            return cached, tried
+        query = (
+            select(ProviderIdentifier.provider_id)
+            .where(
+                ProviderIdentifier.scheme == scheme,
+                ProviderIdentifier.normalised == normalised,
+                col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
+            )
+            .order_by(col(ProviderIdentifier.id))
         )
         if scheme == "local":
             query = query.where(ProviderIdentifier.agency_id == agency.id)
@@ -371,6 +386,9 @@ def _links(items: Any) -> list[str]:
 
 
 def _registered_on(session: Session, agency_id: int, day: dt.date) -> bool:
+    lookups = bulk.current(session)
+    if lookups is not None and (cached := lookups.registered_on(agency_id, day)) is not None:
+        return cached
     windows = session.exec(select(AgencyRegistration).where(AgencyRegistration.agency_id == agency_id))
     return any(w.registered_from <= day and (w.registered_to is None or day <= w.registered_to) for w in windows)
 
@@ -475,9 +493,7 @@ def submit_report(
     }
     existing = None
     if local_id:
-        existing = session.exec(
-            select(QAResult).where(QAResult.agency_id == agency.id, QAResult.local_id == local_id)
-        ).first()
+        existing = _existing(session, agency, local_id)
         if existing is not None and existing.withdrawn_at is not None:
             problems.add("local_identifier", "the result with this local identifier was withdrawn; use a new one")
     if problems.errors:
@@ -531,7 +547,7 @@ def submit_report(
                 qa.attach_report_file(
                     session, result, filename=document.filename, content=document.data, settings=settings, actor=actor
                 )
-        for stale in warnings_of(session, result.id or 0):
+        for stale in warnings_of(session, result.id or 0) if existing is not None else ():
             session.delete(stale)
         for message in warnings:
             session.add(SubmissionWarning(result_id=result.id or 0, message=message))
@@ -552,6 +568,15 @@ def submit_report(
     else:
         savepoint.commit()
     return outcome
+
+
+def _existing(session: Session, agency: Agency, local_id: str) -> QAResult | None:
+    lookups = bulk.current(session)
+    if lookups is not None:
+        known, found = lookups.existing(local_id)
+        if known:
+            return found
+    return session.exec(select(QAResult).where(QAResult.agency_id == agency.id, QAResult.local_id == local_id)).first()
 
 
 def _deqar_field(name: str) -> str:

@@ -121,17 +121,25 @@ def record(session: Session, provider_ids: Iterable[int], policy: Policy) -> int
 
     The OpenID Federation subordinate events the changes make are written with them, at their positions.
 
-    Call as the last thing before commit: the counter's row lock is held until then.
+    Call as the last thing before commit: the counter's row lock is held until then. Works a chunk of
+    providers at a time (positions still follow provider id order), so a large import does not hold
+    every entry in memory at once.
     """
+    recorded = 0
+    for chunk in _chunks(sorted(set(provider_ids)), 100):
+        recorded += _record_chunk(session, chunk, policy)
+    return recorded
+
+
+def _record_chunk(session: Session, provider_ids: list[int], policy: Policy) -> int:
     built = build_entries(session, provider_ids, policy)
     if not built:
         return 0
     stored: dict[int, str | None] = {}
-    for chunk in _chunks(sorted(built)):
-        found = session.execute(
-            select(_ENTRIES.c.provider_id, _ENTRIES.c.entry).where(_ENTRIES.c.provider_id.in_(chunk))
-        )
-        stored.update({provider_id: entry for provider_id, entry in found})
+    found = session.execute(
+        select(_ENTRIES.c.provider_id, _ENTRIES.c.entry).where(_ENTRIES.c.provider_id.in_(sorted(built)))
+    )
+    stored.update({provider_id: entry for provider_id, entry in found})
     # A provider that was never on the list needs no "removed".
     changed = [
         pid

@@ -29,6 +29,17 @@ def refresh(session: Session, provider_ids: Iterable[int]) -> set[int]:
 
     Returns every provider refreshed (the inheritors included).
     """
+    from registry.trust import timeline_bulk
+
+    ids = set(provider_ids)
+    ids |= _successors(session, ids)
+    session.flush()
+    timeline_bulk.refresh(session, ids)
+    return ids
+
+
+def refresh_one_by_one(session: Session, provider_ids: Iterable[int]) -> set[int]:
+    """refresh() with build_document per provider: the reference the set-based refresh is tested against."""
     ids = set(provider_ids)
     ids |= _successors(session, ids)
     session.flush()
@@ -111,14 +122,19 @@ def _successors(session: Session, provider_ids: set[int]) -> set[int]:
     found: set[int] = set()
     frontier = set(provider_ids)
     while frontier:
-        rows = session.exec(
-            select(ProviderRelation.related_provider_id).where(
-                col(ProviderRelation.provider_id).in_(frontier),
-                col(ProviderRelation.kind).in_(MERGER_RELATIONS),
-                col(ProviderRelation.withdrawn_at).is_(None),
+        ordered = sorted(frontier)
+        rows: set[int] = set()
+        for start in range(0, len(ordered), 5000):  # a bulk import may touch more than one IN list names
+            rows.update(
+                session.exec(
+                    select(ProviderRelation.related_provider_id).where(
+                        col(ProviderRelation.provider_id).in_(ordered[start : start + 5000]),
+                        col(ProviderRelation.kind).in_(MERGER_RELATIONS),
+                        col(ProviderRelation.withdrawn_at).is_(None),
+                    )
+                )
             )
-        )
-        frontier = set(rows) - found - provider_ids
+        frontier = rows - found - provider_ids
         found |= frontier
     return found
 
@@ -134,11 +150,13 @@ def inherited_results(
     """
     seen = seen | {provider_id}
     mergers = session.exec(
-        select(ProviderRelation).where(
+        select(ProviderRelation)
+        .where(
             ProviderRelation.related_provider_id == provider_id,
             col(ProviderRelation.kind).in_(MERGER_RELATIONS),
             col(ProviderRelation.withdrawn_at).is_(None),
         )
+        .order_by(col(ProviderRelation.id))
     )
     found: dict[int, tuple[QAResult, dt.date, int]] = {}
     for merger in mergers:
@@ -174,7 +192,7 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
     suspensions = session.exec(
         select(ProviderSuspension)
         .where(ProviderSuspension.provider_id == provider_id, col(ProviderSuspension.cancelled_at).is_(None))
-        .order_by(col(ProviderSuspension.suspended_from))
+        .order_by(col(ProviderSuspension.suspended_from), col(ProviderSuspension.id))
     )
     results = [
         _result_entry(session, result, counts_from=None, inherited_from=None)
@@ -185,11 +203,13 @@ def build_document(session: Session, provider: Provider) -> dict[str, Any]:
         if result.id not in own_ids:
             results.append(_result_entry(session, result, counts_from=counts_from, inherited_from=holder))
     merged_into = session.exec(
-        select(ProviderRelation).where(
+        select(ProviderRelation)
+        .where(
             ProviderRelation.provider_id == provider_id,
             col(ProviderRelation.kind).in_(MERGER_RELATIONS),
             col(ProviderRelation.withdrawn_at).is_(None),
         )
+        .order_by(col(ProviderRelation.id))
     ).first()
     assessments = session.exec(
         select(SelfAssessment)
@@ -242,7 +262,8 @@ def assemble_document(
 
 
 def _names(session: Session, provider_id: int) -> dict[str, str]:
-    return {n.kind: n.name for n in session.exec(select(ProviderName).where(ProviderName.provider_id == provider_id))}
+    names = select(ProviderName).where(ProviderName.provider_id == provider_id).order_by(col(ProviderName.id))
+    return {n.kind: n.name for n in session.exec(names)}
 
 
 def _display_name(provider_id: int, names: dict[str, str]) -> str:
@@ -259,6 +280,7 @@ def _own_results(session: Session, provider_id: int) -> list[QAResult]:
             select(QAResult)
             .join(QAResultProvider, col(QAResultProvider.result_id) == QAResult.id)
             .where(QAResultProvider.provider_id == provider_id, col(QAResult.withdrawn_at).is_(None))
+            .order_by(col(QAResult.id))
         )
     )
 
@@ -266,7 +288,9 @@ def _own_results(session: Session, provider_id: int) -> list[QAResult]:
 def _result_entry(session: Session, result: QAResult, counts_from: Any, inherited_from: int | None) -> dict[str, Any]:
     agency = session.get(Agency, result.agency_id)
     registered = registered_on(session, result.agency_id, result.valid_from)
-    programmes = session.exec(select(QAResultProgramme).where(QAResultProgramme.result_id == result.id))
+    programmes = session.exec(
+        select(QAResultProgramme).where(QAResultProgramme.result_id == result.id).order_by(col(QAResultProgramme.id))
+    )
     entry = result_entry(result, agency, registered, programmes, counts_from, inherited_from)
     if entry["report_url"] is None:
         # Without a link, the verdict points verifiers at the report file kept here.

@@ -33,15 +33,22 @@ IDENTIFIER_EXAMPLES = [
 def _documented(name: str) -> dict[str, Any]:
     """How the OpenAPI document describes one lookup parameter (parse_query checks it, with per-field messages)."""
     text = OpenAPIType.STRING
+    # An empty value means the parameter was not given (as forms and URL builders send it), so the
+    # optional parameters document "" as accepted.
+    empty = Schema(type=text, max_length=0)
     described: dict[str, dict[str, Any]] = {
         "identifier": {"type": text, "min_length": 1, "max_length": MAX_IDENTIFIER_LENGTH},
-        "scheme": {"type": text, "enum": list(SCHEMES)},
+        "scheme": {"type": text, "enum": [*SCHEMES, ""]},
         "at": {
             "type": text,
-            "any_of": [Schema(type=text, format=OpenAPIFormat.DATE), Schema(type=text, format=OpenAPIFormat.DATE_TIME)],
+            "any_of": [
+                Schema(type=text, format=OpenAPIFormat.DATE),
+                Schema(type=text, format=OpenAPIFormat.DATE_TIME),
+                empty,
+            ],
         },
-        "eqf_level": {"type": text, "enum": [str(level) for level in EQF_LEVELS]},
-        "field": {"type": text, "pattern": "^[0-9]{2,4}$"},
+        "eqf_level": {"type": text, "enum": [*(str(level) for level in EQF_LEVELS), ""]},
+        "field": {"type": text, "any_of": [Schema(type=text, pattern="^[0-9]{2,4}$"), empty]},
         "programme": {"type": text, "max_length": 500},
     }
     return {"one_of": None, **described[name]}

@@ -72,6 +72,25 @@ class TestLookup:
         body = client.get("/api/v1/trust", params={"identifier": "deqarinst5555", "at": "2025-01-01"}).json()
         assert (body["scheme"], body["status"]) == ("deqar", "trusted")
 
+    def test_empty_optional_parameters_mean_not_given_as_documented(self, client: TestClient, trusted: str) -> None:
+        plain = client.get("/api/v1/trust", params={"identifier": trusted}).json()
+        empty = {"scheme": "", "at": "", "eqf_level": "", "field": "", "programme": ""}
+        answered = client.get("/api/v1/trust", params={"identifier": trusted, **empty})
+        assert answered.status_code == 200
+        assert {k: v for k, v in answered.json().items() if k != "evaluated_at"} == {
+            k: v for k, v in plain.items() if k != "evaluated_at"
+        }
+        documented = {
+            p["name"]: p["schema"]
+            for p in client.get("/schema/openapi.json").json()["paths"]["/api/v1/trust"]["get"]["parameters"]
+        }
+        assert documented["field"]["anyOf"] == [
+            {"type": "string", "pattern": "^[0-9]{2,4}$"},
+            {"type": "string", "maxLength": 0},
+        ]
+        assert "" in documented["scheme"]["enum"] and "" in documented["eqf_level"]["enum"]
+        assert {"type": "string", "maxLength": 0} in documented["at"]["anyOf"]
+
 
 class TestCaching:
     def test_etag_and_cache_control_and_304(self, client: TestClient, trusted: str) -> None:

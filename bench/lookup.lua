@@ -4,6 +4,7 @@
 --   lookup: GET /api/v1/trust?identifier=…&at=<random date>
 --   fetch:  GET /federation/fetch?sub=…               (OpenID Federation subordinate statement, signed)
 --   trqp:   POST /trqp/authorization {entity_id, authority_id, action: "issue"}
+--   revalidate: a lookup with If-None-Match: the ETag of its answer (the file's lines: identifier TAB date TAB ETag)
 
 local identifiers = {}
 local kind = "lookup"
@@ -20,12 +21,17 @@ local function json_string(value)
 end
 
 function init(args)
+  kind = args[2] or "lookup"
   for line in io.lines(args[1]) do
     if #line > 0 then
+      if kind == "revalidate" then
+        -- identifier, date and the ETag of its answer, tab-separated
+        local identifier, at, tag = line:match("([^\t]+)\t([^\t]+)\t(.+)")
+        line = {identifier, at, tag}
+      end
       identifiers[#identifiers + 1] = line
     end
   end
-  kind = args[2] or "lookup"
   extra = args[3]
   -- Threads start together; seed each differently so they ask different questions.
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
@@ -33,6 +39,10 @@ end
 
 function request()
   local identifier = identifiers[math.random(#identifiers)]
+  if kind == "revalidate" then
+    local path = "/api/v1/trust?identifier=" .. identifier[1] .. "&at=" .. identifier[2]
+    return wrk.format("GET", path, {["If-None-Match"] = identifier[3]})
+  end
   if kind == "fetch" then
     return wrk.format("GET", "/federation/fetch?sub=" .. identifier)
   end

@@ -19,7 +19,7 @@ from registry.audit.services import Actor
 from registry.deadlines.models import ProviderStatusEvent
 from registry.deadlines.services import KINDS
 from registry.mail.models import OutboxMessage
-from registry.providers.models import ProviderSuspension
+from registry.providers.models import ProviderRelation, ProviderSuspension
 from registry.providers.services import get_provider
 from registry.qa.models import QAReportFile
 from registry.settings import Settings
@@ -88,10 +88,17 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             result_id=r, filename="r.pdf", content_type="application/pdf", size=1, sha256="0" * 64, storage_path="x"
         )
         suspension = ProviderSuspension(provider_id=q, suspended_from=today(), reason="test")
-        session.add_all([evidence, report, suspension])
+        relation = ProviderRelation(provider_id=q, kind="parent", related_provider_id=p)
+        session.add_all([evidence, report, suspension, relation])
         session.flush()
         window = session.exec(select(AgencyRegistration.id).where(AgencyRegistration.agency_id == a)).first()
-        ids = {"evidence": evidence.id, "report": report.id, "suspension": suspension.id, "window": window}
+        ids = {
+            "evidence": evidence.id,
+            "report": report.id,
+            "suspension": suspension.id,
+            "window": window,
+            "relation": relation.id,
+        }
         session.commit()
         message_id = message.id
         versions = (first.id, second.id)
@@ -123,6 +130,7 @@ def test_every_template_renders(settings: Settings, connection: Connection, worl
             f"/staff/providers/{p}/identifiers",
             f"/staff/providers/{p}/suspend",
             f"/staff/providers/{p}/merger",
+            f"/staff/providers/{q}/relations/{ids['relation']}/withdraw",
             f"/staff/providers/{q}/results/new",
             f"/staff/results/{r}/withdraw",
             f"/staff/results/{r}/edit",

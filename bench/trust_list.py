@@ -3,8 +3,9 @@
     .venv/bin/python bench/trust_list.py --size 10000
 
 Builds a synthetic registry (bench/synthetic.py, which fills its trust list entries) under bench/out/,
-serves it as `registry serve` does (one worker, ports 8100-8199) and prints: the trust list's time
-to first byte, total time and size (plain and gzip), the server's RSS idle and at its peak while
+serves it as `registry serve` does (one worker, on ports from --ports: by default the first wholly
+free block of 100 from 8100) and prints: the trust list's time to first byte, total time and size
+(plain and gzip), the server's RSS idle and at its peak while
 streaming the list (target: at most 1.5 times idle), a mirror sync from an empty copy (`registry
 mirror sync` in a process of its own: time and peak RSS), the feed latency from a commit to a
 long-polling mirror (p50, p99), and lookups per second from the mirror and from the registry: in
@@ -32,7 +33,7 @@ from sqlmodel import Session
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from lookup import HOST, OUT_DIR, Server, free_port, load, serve_registry  # noqa: E402
+from lookup import HOST, OUT_DIR, Ports, Server, free_range, load, parse_ports, serve_registry  # noqa: E402
 from synthetic import build_registry, lookup_identifiers  # noqa: E402
 
 from registry.db import create_db_engine, session_scope  # noqa: E402
@@ -167,13 +168,20 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=60, help="commits timed for the feed latency")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved HTTP lookup rounds, mirror and registry")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each HTTP lookup round")
+    parser.add_argument(
+        "--ports",
+        type=parse_ports,
+        default=None,
+        help="ports the servers may listen on, e.g. 8100-8199 (default: the first wholly free block of 100 from 8100)",
+    )
     args = parser.parse_args()
+    ports = Ports(args.ports or free_range())
     OUT_DIR.mkdir(exist_ok=True)
     path = OUT_DIR / f"trust-list-{args.size}.db"
     built = build_registry(path, args.size)
     derived = derive_entries(path)
     print(f"registry of {args.size:,} providers: built in {built:.1f} s, list entries derived in {derived:.1f} s")
-    server = serve_registry(path, free_port(set()))
+    server = serve_registry(path, ports.next())
     url = f"http://{HOST}:{server.port}"
     mirror_path = OUT_DIR / f"mirror-{args.size}.db"
     try:
@@ -202,7 +210,7 @@ def main() -> None:
                 f"p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
             )
         in_process(path, mirror_path, url)
-        over_http(path, mirror_path, server, args.rounds, args.seconds)
+        over_http(path, mirror_path, server, args.rounds, args.seconds, ports)
     finally:
         server.stop()
 
@@ -235,9 +243,9 @@ def in_process(path: Path, mirror_path: Path, url: str) -> None:
     )
 
 
-def over_http(path: Path, mirror_path: Path, registry: Server, rounds: int, seconds: float) -> None:
+def over_http(path: Path, mirror_path: Path, registry: Server, rounds: int, seconds: float, ports: Ports) -> None:
     identifiers = lookup_identifiers(path)
-    mirror = serve_mirror(mirror_path, free_port({registry.port}))
+    mirror = serve_mirror(mirror_path, ports.next())
     try:
         rates: dict[str, list[float]] = {"mirror": [], "registry": []}
         for _ in range(rounds):

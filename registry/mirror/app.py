@@ -7,6 +7,7 @@ answers 406 and says so, rather than an unsigned verdict to a verifier that aske
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from registry.errors import RegistryError
 from registry.mirror import store
-from registry.mirror.keys import MirrorKey
+from registry.mirror.keys import MirrorKey, load
 from registry.settings import Settings
 from registry.timeutil import utcnow
 from registry.trust import services, signing
@@ -153,4 +154,15 @@ def create_mirror_app(
             DBAPIError: database_unavailable_handler,
             Exception: internal_error_handler,
         },
+    )
+
+
+def from_environment() -> Litestar:
+    """The mirror app as `registry mirror serve` runs it in a granian worker, which imports it afresh.
+
+    The command has checked the copy and the key and put them in the environment the worker inherits.
+    """
+    key_file = os.environ.get("REGISTRY_MIRROR_KEY_FILE")
+    return create_mirror_app(
+        os.environ["REGISTRY_MIRROR_DB"], os.environ["REGISTRY_MIRROR_BASE_URL"], load(key_file) if key_file else None
     )

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from click.testing import CliRunner
@@ -132,3 +138,42 @@ class TestKeyFiles:
         path.write_text(msgspec.json.encode(made.public_jwk).decode())
         with pytest.raises(keys.KeyFileError, match="private"):
             keys.load(path)
+
+
+class TestServedMirror:
+    def test_registry_mirror_serve_answers_plain_and_signed_verdicts_over_http(
+        self, mirrored: tuple[Path, str], tmp_path: Path
+    ) -> None:
+        path, did = mirrored
+        key = _key_file(tmp_path)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command = [str(Path(sys.executable).with_name("registry")), "mirror", "serve", "--db", str(path)]
+        command += ["--port", str(port), "--key-file", str(key)]
+        log = (tmp_path / "mirror.log").open("w")
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "mirror.log").read_text()
+                time.sleep(0.2)
+            params = {"identifier": did, "at": "2024-05-05"}
+            plain = httpx.get(f"{base}/api/v1/trust", params=params)
+            signed = httpx.get(f"{base}/api/v1/trust", params=params, headers={"Accept": "application/jwt"})
+            published = httpx.get(f"{base}/.well-known/jwks.json").json()
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+            log.close()
+        assert plain.status_code == 200 and plain.json()["status"] == "trusted"
+        verified = jws.deserialize_compact(signed.text, KeySet.import_key_set(published), algorithms=["ES256"])
+        claims: dict[str, Any] = msgspec.json.decode(verified.payload)
+        assert claims["iss"] == base and claims["sub"] == did and claims["status"] == "trusted"
+        assert verified.protected["kid"] == keys.load(key).kid

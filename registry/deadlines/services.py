@@ -80,42 +80,37 @@ def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[S
     revoked = and_(r.c.revoked_from.is_not(None), r.c.revoked_from <= r.c.valid_to)
     ends = case((revoked, r.c.revoked_from), else_=r.c.valid_to)
     # A newer positive result for the same provider lasting beyond this end renews it: the deadline is met.
-    newer = aliased(QAResult)
-    newer_link = aliased(QAResultProvider)
-    newer_ends = case(
-        (
-            and_(col(newer.revoked_from).is_not(None), col(newer.revoked_from) <= newer.valid_to),
-            col(newer.revoked_from),
-        ),
-        else_=col(newer.valid_to),
-    )
-    renewed = exists().where(
-        col(newer_link.provider_id) == rp.c.provider_id,
-        col(newer.id) == newer_link.result_id,
-        col(newer.id) != r.c.id,
-        col(newer.withdrawn_at).is_(None),
-        col(newer.decision).in_(POSITIVE_DECISIONS),
-        col(newer.valid_from) > r.c.valid_from,
-        newer_ends > ends,
-    )
+    # Worked out with a window over each provider's positive results (the latest end among those starting
+    # strictly later), not a correlated EXISTS per row: PostgreSQL without fresh statistics (autovacuum
+    # behind a large import, or off) ran that EXISTS as a scan of every result per deadline row.
+    later = _later_ends(result_ids)
+    renewed = later.c.later_end > ends
     # Only a positive result is something to renew; a negative one simply lapses.
-    expiry = select(
-        literal("result:") + _text(r.c.id) + literal(":expiry:provider:") + _text(rp.c.provider_id),
-        literal(RESULT_EXPIRY),
-        ends,
-        rp.c.provider_id,
-        r.c.agency_id,
-        r.c.id,
-        literal(None),
-        literal(None),
-        false(),
-        case(
-            (revoked, literal("QA result revoked from this day: ") + r.c.activity_type + literal(" review")),
-            else_=literal("QA result valid until this day: ") + r.c.activity_type + literal(" review"),
-        ),
-        case((renewed, _now()), else_=literal(None)),
-        _now(),
-    ).where(r.c.id == rp.c.result_id, col(r.c.decision).in_(POSITIVE_DECISIONS), *scope)
+    expiry = (
+        select(
+            literal("result:") + _text(r.c.id) + literal(":expiry:provider:") + _text(rp.c.provider_id),
+            literal(RESULT_EXPIRY),
+            ends,
+            rp.c.provider_id,
+            r.c.agency_id,
+            r.c.id,
+            literal(None),
+            literal(None),
+            false(),
+            case(
+                (revoked, literal("QA result revoked from this day: ") + r.c.activity_type + literal(" review")),
+                else_=literal("QA result valid until this day: ") + r.c.activity_type + literal(" review"),
+            ),
+            case((renewed, _now()), else_=literal(None)),
+            _now(),
+        )
+        .select_from(
+            r.join(rp, r.c.id == rp.c.result_id).outerjoin(
+                later, and_(later.c.provider_id == rp.c.provider_id, later.c.valid_from == r.c.valid_from)
+            )
+        )
+        .where(col(r.c.decision).in_(POSITIVE_DECISIONS), *scope)
+    )
     conditions = select(
         literal("result:") + _text(r.c.id) + literal(":conditions:provider:") + _text(rp.c.provider_id),
         literal(CONDITIONS_DUE),
@@ -131,6 +126,41 @@ def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[S
         _now(),
     ).where(r.c.id == rp.c.result_id, r.c.conditions_due.is_not(None), *scope)
     return [expiry, conditions]
+
+
+def _later_ends(result_ids: Select[Any] | CompoundSelect[Any] | None) -> Any:
+    """(provider, start day, latest end of the provider's positive results starting strictly after that day).
+
+    Over the providers of these results (all providers for None); one row per provider and start day, so
+    the window's "following rows" are exactly the later start days.
+    """
+    r = aliased(QAResult)
+    rp = aliased(QAResultProvider)
+    ends = case(
+        (and_(col(r.revoked_from).is_not(None), col(r.revoked_from) <= r.valid_to), col(r.revoked_from)),
+        else_=col(r.valid_to),
+    )
+    scope = [col(r.id) == rp.result_id, col(r.withdrawn_at).is_(None), col(r.decision).in_(POSITIVE_DECISIONS)]
+    if result_ids is not None:
+        links = QAResultProvider.__table__  # type: ignore[attr-defined]
+        scope.append(col(rp.provider_id).in_(select(links.c.provider_id).where(links.c.result_id.in_(result_ids))))
+    days = (
+        select(
+            col(rp.provider_id).label("provider_id"),
+            col(r.valid_from).label("valid_from"),
+            func.max(ends).label("ends"),
+        )
+        .where(*scope)
+        .group_by(col(rp.provider_id), col(r.valid_from))
+        .subquery()
+    )
+    return select(
+        days.c.provider_id,
+        days.c.valid_from,
+        func.max(days.c.ends)
+        .over(partition_by=days.c.provider_id, order_by=days.c.valid_from, rows=(1, None))
+        .label("later_end"),
+    ).subquery()
 
 
 def _assessment_rows(provider_ids: list[int] | None) -> list[Select[Any]]:

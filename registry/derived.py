@@ -51,12 +51,12 @@ _GREW = "registry.derived.grew"
 # A committed transaction that touched at least this many results (an import batch) has PostgreSQL's
 # statistics checked afterwards (see _analyze_grown_tables).
 ANALYZE_AFTER_RESULTS = 200
-# The tables the derived-state queries plan over, and PostgreSQL's own autoanalyze rule for them.
+# The tables the derived-state queries plan over, and those grown by more than a tenth (in pages, exact
+# at once, where the activity counters reach pg_stat a moment after the commit) since last analysed.
 _ANALYZED = ("qa_result", "qa_result_provider", "qa_result_programme", "review_deadline", "trust_timeline")
-_STALE = text(
-    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
-    " WHERE s.schemaname = current_schema() AND s.relname = ANY(:names)"
-    " AND s.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0)"
+_GROWN = text(
+    "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY(:names)"
+    " AND pg_relation_size(oid) / current_setting('block_size')::int > 1.1 * GREATEST(relpages, 0)"
 )
 _log = logging.getLogger("registry.derived")
 _DERIVED_TABLES = frozenset(
@@ -230,7 +230,7 @@ def _after_commit(session: Session) -> None:
 
 
 def _analyze_grown_tables(bind: Any) -> None:
-    """After a large write on PostgreSQL, ANALYZE the tables it grew past autoanalyze's own threshold.
+    """After a large write on PostgreSQL, ANALYZE the tables that grew by more than a tenth since last analysed.
 
     The deadline and timeline queries are planned from table statistics. Autovacuum refreshes them up
     to a minute late (and never where it is off), so during an import of many batches the planner
@@ -243,7 +243,7 @@ def _analyze_grown_tables(bind: Any) -> None:
     try:
         with bind.connect() as connection:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            stale = [name for (name,) in connection.execute(_STALE, {"names": list(_ANALYZED)})]
+            stale = [name for (name,) in connection.execute(_GROWN, {"names": list(_ANALYZED)})]
             for name in sorted(stale):
                 connection.execute(text(f'ANALYZE "{name}"'))
     except SQLAlchemyError as error:

@@ -20,11 +20,13 @@ touch().
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import Engine, delete, event, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, SessionTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import ClauseElement
@@ -45,6 +47,18 @@ from registry.trust.verdict import Policy
 _WORK = "registry.derived"
 _IN_LIST = 5000
 _SETTLING = "registry.derived.settling"
+_GREW = "registry.derived.grew"
+# A committed transaction that touched at least this many results (an import batch) has PostgreSQL's
+# statistics checked afterwards (see _analyze_grown_tables).
+ANALYZE_AFTER_RESULTS = 200
+# The tables the derived-state queries plan over, and those grown by more than a tenth (in pages, exact
+# at once, where the activity counters reach pg_stat a moment after the commit) since last analysed.
+_ANALYZED = ("qa_result", "qa_result_provider", "qa_result_programme", "review_deadline", "trust_timeline")
+_GROWN = text(
+    "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY(:names)"
+    " AND pg_relation_size(oid) / current_setting('block_size')::int > 1.1 * GREATEST(relpages, 0)"
+)
+_log = logging.getLogger("registry.derived")
 _DERIVED_TABLES = frozenset(
     model.__tablename__  # type: ignore[attr-defined]
     for model in (TrustTimeline, ReviewDeadline, TrustListEntry)
@@ -63,6 +77,8 @@ class Touched:
     assessed_providers: set[int] = field(default_factory=set)
     # Providers whose timeline was refreshed and whose list entry is yet to be compared at commit.
     listed: set[int] = field(default_factory=set)
+    # Results settled so far in this transaction (how large a write it was).
+    settled_results: int = 0
 
     def pending(self) -> bool:
         return bool(self.providers or self.results or self.agencies or self.assessed_providers)
@@ -182,6 +198,7 @@ def _settle_once(session: Session, work: Touched) -> None:
                 .order_by(col(Provider.id))
                 .with_for_update()
             )
+    work.settled_results += len(results)
     work.listed |= timeline.refresh(session, providers)
     deadlines.sync_for_results(session, results, former_provider_ids=former)
     deadlines.sync_for_assessments(session, assessed)
@@ -196,6 +213,8 @@ def _before_commit(session: Session) -> None:
         return
     settle(session)
     work = touched(session)
+    if work.settled_results >= ANALYZE_AFTER_RESULTS:
+        session.info[_GREW] = True
     if work.listed:
         settings = get_settings()
         policy = Policy(settings.require_eqar_registered, settings.require_internal_qa_years)
@@ -204,11 +223,39 @@ def _before_commit(session: Session) -> None:
         feed.record(session, listed, policy)
 
 
+@event.listens_for(OrmSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_GREW, False):
+        _analyze_grown_tables(session.get_bind())
+
+
+def _analyze_grown_tables(bind: Any) -> None:
+    """After a large write on PostgreSQL, ANALYZE the tables that grew by more than a tenth since last analysed.
+
+    The deadline and timeline queries are planned from table statistics. Autovacuum refreshes them up
+    to a minute late (and never where it is off), so during an import of many batches the planner
+    thought tables of thousands of rows held a handful and chose plans that scan one table per row of
+    another. Runs after the commit on a connection of its own (autocommit: no lock held into anyone's
+    transaction); a failure (no privilege, a timeout) only costs the fresher plan.
+    """
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return
+    try:
+        with bind.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            stale = [name for (name,) in connection.execute(_GROWN, {"names": list(_ANALYZED)})]
+            for name in sorted(stale):
+                connection.execute(text(f'ANALYZE "{name}"'))
+    except SQLAlchemyError as error:
+        _log.warning("statistics not refreshed after a large write: %s", error)
+
+
 @event.listens_for(OrmSession, "after_transaction_end")
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     # A transaction that ended without commit (rolled back) leaves nothing to do.
     if transaction.parent is None:
         session.info.pop(_WORK, None)
+        session.info.pop(_GREW, None)
 
 
 @event.listens_for(OrmSession, "do_orm_execute")

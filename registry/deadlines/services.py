@@ -77,45 +77,24 @@ def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[S
     scope = [r.c.withdrawn_at.is_(None)]
     if result_ids is not None:
         scope.append(r.c.id.in_(result_ids))
-    revoked = and_(r.c.revoked_from.is_not(None), r.c.revoked_from <= r.c.valid_to)
-    ends = case((revoked, r.c.revoked_from), else_=r.c.valid_to)
-    # A newer positive result for the same provider lasting beyond this end renews it: the deadline is met.
-    newer = aliased(QAResult)
-    newer_link = aliased(QAResultProvider)
-    newer_ends = case(
-        (
-            and_(col(newer.revoked_from).is_not(None), col(newer.revoked_from) <= newer.valid_to),
-            col(newer.revoked_from),
-        ),
-        else_=col(newer.valid_to),
-    )
-    renewed = exists().where(
-        col(newer_link.provider_id) == rp.c.provider_id,
-        col(newer.id) == newer_link.result_id,
-        col(newer.id) != r.c.id,
-        col(newer.withdrawn_at).is_(None),
-        col(newer.decision).in_(POSITIVE_DECISIONS),
-        col(newer.valid_from) > r.c.valid_from,
-        newer_ends > ends,
-    )
     # Only a positive result is something to renew; a negative one simply lapses.
+    ends = _expiries(result_ids)
     expiry = select(
-        literal("result:") + _text(r.c.id) + literal(":expiry:provider:") + _text(rp.c.provider_id),
+        literal("result:") + _text(ends.c.result_id) + literal(":expiry:provider:") + _text(ends.c.provider_id),
         literal(RESULT_EXPIRY),
-        ends,
-        rp.c.provider_id,
-        r.c.agency_id,
-        r.c.id,
+        ends.c.ends,
+        ends.c.provider_id,
+        ends.c.agency_id,
+        ends.c.result_id,
         literal(None),
         literal(None),
         false(),
-        case(
-            (revoked, literal("QA result revoked from this day: ") + r.c.activity_type + literal(" review")),
-            else_=literal("QA result valid until this day: ") + r.c.activity_type + literal(" review"),
-        ),
-        case((renewed, _now()), else_=literal(None)),
+        ends.c.description,
+        case((ends.c.later_end > ends.c.ends, _now()), else_=literal(None)),
         _now(),
-    ).where(r.c.id == rp.c.result_id, col(r.c.decision).in_(POSITIVE_DECISIONS), *scope)
+    )
+    # Always a WHERE: SQLite reads "INSERT ... SELECT ... ON CONFLICT" right only with one.
+    expiry = expiry.where(true() if result_ids is None else ends.c.result_id.in_(result_ids))
     conditions = select(
         literal("result:") + _text(r.c.id) + literal(":conditions:provider:") + _text(rp.c.provider_id),
         literal(CONDITIONS_DUE),
@@ -131,6 +110,56 @@ def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[S
         _now(),
     ).where(r.c.id == rp.c.result_id, r.c.conditions_due.is_not(None), *scope)
     return [expiry, conditions]
+
+
+def _expiries(result_ids: Select[Any] | CompoundSelect[Any] | None) -> Any:
+    """Each counting positive result's end for each of its providers, with `later_end`: the latest end among
+    that provider's positive results starting strictly later (NULL when none does).
+
+    A newer positive result for the same provider lasting beyond this end renews it: the deadline is met.
+    Covers every positive result of the providers of these results (of all providers for None): the
+    caller keeps the rows of its results. Worked out with windows, not a correlated EXISTS or a join
+    back: PostgreSQL without fresh statistics (autovacuum behind a large import, or off) ran either as a
+    scan of every result per deadline row.
+    """
+    r = QAResult.__table__  # type: ignore[attr-defined]
+    rp = QAResultProvider.__table__  # type: ignore[attr-defined]
+    revoked = and_(r.c.revoked_from.is_not(None), r.c.revoked_from <= r.c.valid_to)
+    ends = case((revoked, r.c.revoked_from), else_=r.c.valid_to)
+    scope = [r.c.id == rp.c.result_id, r.c.withdrawn_at.is_(None), col(r.c.decision).in_(POSITIVE_DECISIONS)]
+    if result_ids is not None:
+        links = aliased(QAResultProvider)
+        scope.append(rp.c.provider_id.in_(select(col(links.provider_id)).where(col(links.result_id).in_(result_ids))))
+    newest_first = {"partition_by": rp.c.provider_id, "order_by": r.c.valid_from.desc()}
+    # day_rank numbers a provider's start days, latest first; ends_from is the latest end among its
+    # results starting that day or later (the default frame takes the whole day).
+    days = (
+        select(
+            rp.c.provider_id,
+            r.c.id.label("result_id"),
+            r.c.agency_id,
+            ends.label("ends"),
+            case(
+                (revoked, literal("QA result revoked from this day: ") + r.c.activity_type + literal(" review")),
+                else_=literal("QA result valid until this day: ") + r.c.activity_type + literal(" review"),
+            ).label("description"),
+            func.dense_rank().over(**newest_first).label("day_rank"),
+            func.max(ends).over(**newest_first).label("ends_from"),
+        )
+        .where(*scope)
+        .subquery()
+    )
+    # Starting strictly later is starting on the day ranked just before: its ends_from.
+    return select(
+        days.c.provider_id,
+        days.c.result_id,
+        days.c.agency_id,
+        days.c.ends,
+        days.c.description,
+        func.max(days.c.ends_from)
+        .over(partition_by=days.c.provider_id, order_by=days.c.day_rank, range_=(-1, -1))
+        .label("later_end"),
+    ).subquery()
 
 
 def _assessment_rows(provider_ids: list[int] | None) -> list[Select[Any]]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+import random
 from collections.abc import Callable
 
 from sqlmodel import Session, select
@@ -15,7 +17,7 @@ from registry.deadlines.services import (
     sync_all,
 )
 from registry.providers.models import Provider
-from registry.qa.models import QAResult
+from registry.qa.models import QAResult, QAResultProvider
 from registry.qa.services import ResultInput, revoke_result, update_result, withdraw_result
 from tests.deadlines.conftest import TEST, days
 
@@ -139,6 +141,64 @@ class TestResultDeadlines:
         old = make_result(provider, valid_from=days(-2000), valid_to=days(300))
         make_result(provider, valid_from=days(-10), valid_to=days(200), activity_type="institutional")
         assert _deadlines(session, result_id=old.id)[0].met_at is None
+
+    def test_an_expiry_is_met_exactly_when_a_later_starting_positive_result_of_the_provider_lasts_longer(
+        self, session: Session, make_provider: Callable[..., Provider], make_result: Callable[..., QAResult]
+    ) -> None:
+        # Many results over three providers, with shared start days, joint results, negative, revoked and
+        # withdrawn ones; each expiry's "met" must follow the rule, worked out here by hand.
+        rng = random.Random(15)
+        providers = [make_provider() for _ in range(3)]
+        results: list[QAResult] = []
+        for _ in range(30):
+            linked = rng.sample(providers, rng.choice((1, 1, 2)))
+            result = make_result(
+                linked[0],
+                provider_ids=[p.id for p in linked],
+                valid_from=days(-rng.choice((900, 600, 600, 300, 300, 100))),
+                valid_to=days(rng.choice((10, 200, 200, 400, 800))),
+                decision=rng.choice(("positive", "positive", "positive with conditions or restrictions", "negative")),
+            )
+            if rng.random() < 0.15:
+                revoke_result(session, result, revoked_from=result.valid_from + dt.timedelta(days=50), actor=TEST)
+            elif rng.random() < 0.1:
+                withdraw_result(session, result, reason="recorded in error", actor=TEST)
+            results.append(result)
+        session.flush()
+        session.expire_all()
+        counting = [
+            r
+            for r in results
+            if r.withdrawn_at is None and r.decision in ("positive", "positive with conditions or restrictions")
+        ]
+
+        def ends(r: QAResult) -> dt.date:
+            return r.revoked_from if r.revoked_from is not None and r.revoked_from <= r.valid_to else r.valid_to
+
+        links = {
+            r.id: {
+                link.provider_id
+                for link in session.exec(select(QAResultProvider).where(QAResultProvider.result_id == r.id))
+            }
+            for r in counting
+        }
+        expected = {}
+        for r in counting:
+            for provider_id in links[r.id]:
+                renewed = any(
+                    provider_id in links[n.id] and n.valid_from > r.valid_from and ends(n) > ends(r) for n in counting
+                )
+                expected[f"result:{r.id}:expiry:provider:{provider_id}"] = (ends(r), renewed)
+        found = {d.source_key: (d.due_on, d.met_at is not None) for d in _deadlines(session, kind=RESULT_EXPIRY)}
+        assert found == expected
+        assert {renewed for _, renewed in expected.values()} == {True, False}
+        # Same rule when everything is derived again.
+        sync_all(session)
+        session.flush()
+        session.expire_all()
+        assert {
+            d.source_key: (d.due_on, d.met_at is not None) for d in _deadlines(session, kind=RESULT_EXPIRY)
+        } == expected
 
 
 class TestAgencyAndAssessmentDeadlines:

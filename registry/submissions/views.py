@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import secrets
@@ -28,6 +29,17 @@ from registry.web import DatabaseDep, SettingsDep
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _only_agency(agencies: list[tuple[int | None, str]]) -> dict[str, str]:
+    """An editor of one agency has nothing to choose: the form starts with it chosen."""
+    return {"agency_id": str(agencies[0][0])} if len(agencies) == 1 else {}
+
+
+def _new_token_values(agencies: list[tuple[int | None, str]]) -> dict[str, Any]:
+    # A year is the common rotation period; the service refuses more than MAX_LIFETIME_DAYS.
+    expires_on = tokens.utcnow().date() + dt.timedelta(days=365)
+    return {**_only_agency(agencies), "expires_on": expires_on.isoformat(), "scopes": [tokens.SCOPES[0]]}
+
+
 def _context(session: Session, principal: Principal) -> dict[str, Any]:
     agencies = [a for a in list_agencies(session) if (a.id or 0) in set(recordable_agencies(principal, [a.id or 0]))]
     visible = None if principal.is_operator else {a.id or 0 for a in agencies}
@@ -49,7 +61,8 @@ class TokenPages(Controller):
     def index(self, request: Request[Any, Any, Any], db: DatabaseDep) -> Template:
         with db.read() as session:
             context = _context(session, principal_of(request))
-        return Template("submissions/tokens.html", context={**context, "values": {}, "errors": {}})
+        values = _new_token_values(context["agencies"])
+        return Template("submissions/tokens.html", context={**context, "values": values, "errors": {}})
 
     @post("/", sync_to_thread=True)
     def create(self, request: Request[Any, Any, Any], db: DatabaseDep, data: FormData) -> Template:
@@ -154,7 +167,8 @@ class ImportPages(Controller):
     def index(self, request: Request[Any, Any, Any], db: DatabaseDep) -> Template:
         with db.read() as session:
             context = self._context(session, principal_of(request))
-        return Template("submissions/import.html", context={**context, "values": {}, "errors": {}})
+        values = _only_agency(context["agencies"])
+        return Template("submissions/import.html", context={**context, "values": values, "errors": {}})
 
     @post("/", sync_to_thread=True, request_max_body_size=documents.MAX_UPLOAD_REQUEST_BYTES)
     def upload(

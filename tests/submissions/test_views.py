@@ -57,6 +57,21 @@ class TestTokenPages:
         token = session.exec(select(ApiToken).where(ApiToken.name == "with providers")).one()
         assert token.scopes == ["providers:create", "results:submit"]
 
+    def test_the_form_starts_filled_for_an_editor_of_one_agency(self, client: TestClient, world: World) -> None:
+        sign_in(client, world.emails["editor_a"])
+        page = client.get("/staff/tokens/").text
+        assert f'<option value="{world.agency_a}" selected>' in page
+        a_year_on = (utcnow() + dt.timedelta(days=365)).date().isoformat()
+        assert f'name="expires_on" type="date" value="{a_year_on}"' in page
+        assert 'value="results:submit" checked' in page and 'value="results:read" checked' not in page
+        imports = client.get("/staff/imports/").text
+        assert f'<option value="{world.agency_a}" selected>' in imports
+
+    def test_an_operator_chooses_the_agency(self, client: TestClient, world: World) -> None:
+        sign_in(client, world.emails["operator"])
+        page = client.get("/staff/tokens/").text
+        assert f'<option value="{world.agency_a}">' in page and " selected>" not in page
+
     def test_an_editor_cannot_make_tokens_for_another_agency(
         self, client: TestClient, world: World, session: Session
     ) -> None:

@@ -206,7 +206,7 @@ def changes_after(bind: Connection | Session, after: int, limit: int) -> list[tu
             .where(_ENTRIES.c.position > after)
             .order_by(_ENTRIES.c.position)
             .limit(limit)
-        ).tuples()
+        ).all()
     )
 
 
@@ -220,7 +220,7 @@ def listed_entries(bind: Connection | Session, page: int = 1000) -> Iterator[str
                 .where(_ENTRIES.c.provider_id > last, _ENTRIES.c.entry.is_not(None))
                 .order_by(_ENTRIES.c.provider_id)
                 .limit(page)
-            ).tuples()
+            ).all()
         )
         for _provider_id, entry in rows:
             yield entry or ""

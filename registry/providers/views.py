@@ -40,7 +40,7 @@ from registry.providers.profile import (
 from registry.submissions.services import warnings_by_result
 from registry.timeutil import today
 from registry.vocabulary import MERGER_RELATIONS, PROVIDER_TYPES
-from registry.web import DatabaseDep, SettingsDep
+from registry.web import Database, DatabaseDep, SettingsDep
 
 VERDICT_STATUSES = (
     "trusted",
@@ -51,6 +51,24 @@ VERDICT_STATUSES = (
     "suspended",
     "closed",
 )
+
+
+def _search(
+    db: Database, *, q: str | None, country: str | None, provider_type: str | None, status: str | None, page: str | None
+) -> dict[str, Any]:
+    """A page of the provider search and its filters, as the public and the staff listing show them."""
+    with db.read() as session:
+        found = search_page(
+            session,
+            q=q,
+            country=country or None,
+            provider_type=provider_type or None,
+            status=status or None,
+            page=page_number(page),
+            per_page=25,
+        )
+    filters = {"q": q or "", "country": country or "", "type": provider_type or "", "status": status or ""}
+    return {"found": found, "filters": filters, "provider_types": PROVIDER_TYPES, "statuses": VERDICT_STATUSES}
 
 
 class PublicProviderPages(Controller):
@@ -67,27 +85,8 @@ class PublicProviderPages(Controller):
         type: FromQuery[str | None] = None,
         page: FromQuery[str | None] = None,
     ) -> Template:
-        with db.read() as session:
-            found = search_page(
-                session,
-                q=q,
-                country=country or None,
-                provider_type=type or None,
-                status=status or None,
-                page=page_number(page),
-                per_page=25,
-            )
-        filters = {"q": q or "", "country": country or "", "status": status or "", "type": type or ""}
-        return Template(
-            "providers/index.html",
-            context={
-                "found": found,
-                **filters,
-                "filters": filters,
-                "provider_types": PROVIDER_TYPES,
-                "statuses": VERDICT_STATUSES,
-            },
-        )
+        context = _search(db, q=q, country=country, provider_type=type, status=status, page=page)
+        return Template("providers/index.html", context={**context, **context["filters"]})
 
     @get("/{provider_id:int}", sync_to_thread=True)
     def detail(self, db: DatabaseDep, settings: SettingsDep, provider_id: FromPath[int]) -> Template:
@@ -128,26 +127,8 @@ class StaffProviderPages(Controller):
         status: FromQuery[str | None] = None,
         page: FromQuery[str | None] = None,
     ) -> Template:
-        with db.read() as session:
-            found = search_page(
-                session,
-                q=q,
-                country=country or None,
-                provider_type=type or None,
-                status=status or None,
-                page=page_number(page),
-                per_page=25,
-            )
-        filters = {"q": q or "", "country": country or "", "type": type or "", "status": status or ""}
-        return Template(
-            "providers/staff_index.html",
-            context={
-                "found": found,
-                "filters": filters,
-                "provider_types": PROVIDER_TYPES,
-                "statuses": VERDICT_STATUSES,
-            },
-        )
+        context = _search(db, q=q, country=country, provider_type=type, status=status, page=page)
+        return Template("providers/staff_index.html", context=context)
 
     @get("/new", sync_to_thread=False, guards=[requires(EDITOR)])
     def new(self) -> Template:

@@ -135,9 +135,13 @@ class SubmissionController(Controller):
         answers = [outcome.as_dict() for outcome in outcomes]
         rejected = sum(1 for outcome in outcomes if outcome.submission_status == "rejected")
         if rejected:
-            detail = f"{rejected} of {len(outcomes)} reports were rejected; " + (
-                "nothing was written (dry run)." if dry_run else "the others were saved."
-            )
+            if dry_run:
+                outcome = "nothing was written (dry run)."
+            elif rejected == len(outcomes):
+                outcome = "nothing was written."
+            else:
+                outcome = "the others were saved."
+            detail = f"{rejected} of {len(outcomes)} reports were rejected; {outcome}"
             return _problem(request, 400, detail, answers)
         return Response({"dry_run": dry_run, "reports": answers}, status_code=200)
 

@@ -190,6 +190,7 @@ class TestSubmission:
         answer = client.post(URL, json=[programme_report("GOOD-1"), bad], headers=bearer(secret))
         assert answer.status_code == 400
         assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["detail"] == "1 of 2 reports were rejected; the others were saved."
         good, rejected = answer.json()["reports"]
         assert good["submission_status"] == "created"
         assert rejected["submission_status"] == "rejected" and rejected["result_id"] is None
@@ -215,6 +216,7 @@ class TestSubmission:
         )
         answer = client.post(URL, json=odd, headers=bearer(secret))
         assert answer.status_code == 400
+        assert answer.json()["detail"] == "1 of 1 reports were rejected; nothing was written."
         errors = answer.json()["reports"][0]["errors"]
         assert "out of range" in errors["valid_from"][0]
         assert errors["limit_eqf_levels"] == ["a list is expected"]

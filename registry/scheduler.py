@@ -1,4 +1,4 @@
-"""The scheduler of the periodic jobs: the deadline sweep and the outbox deliverer.
+"""The scheduler of the periodic jobs: the deadline sweep, the outbox deliverer, and import housekeeping.
 
 `registry serve` runs it in the one worker that holds the leader lock (registry/leader.py), whatever
 the number of workers; `registry scheduler` is the separate-process alternative and takes part in the
@@ -18,10 +18,12 @@ from registry.deadlines import jobs as deadline_jobs
 from registry.leader import SchedulerLeader, leader_lock
 from registry.mail import jobs as mail_jobs
 from registry.settings import Settings
+from registry.submissions import housekeeping
 from registry.timeutil import utcnow
 
 # The first runs wait a little so that a starting web server answers requests first.
 FIRST_RUN_DELAY = dt.timedelta(seconds=10)
+HOUSEKEEPING_INTERVAL = dt.timedelta(hours=1)
 
 
 def build_scheduler(
@@ -48,6 +50,14 @@ def build_scheduler(
         id="outbox-delivery",
         seconds=interval.total_seconds(),
         next_run_time=first + min(dt.timedelta(seconds=30), interval / 2),
+    )
+    scheduler.add_job(
+        housekeeping.prune,
+        "interval",
+        args=[settings],
+        id="import-files-prune",
+        seconds=HOUSEKEEPING_INTERVAL.total_seconds(),
+        next_run_time=first + dt.timedelta(seconds=60),
     )
     return scheduler
 

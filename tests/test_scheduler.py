@@ -27,7 +27,11 @@ class TestScheduler:
     def test_sweep_and_delivery_run_at_the_configured_interval(self, settings: Settings, engine: Engine) -> None:
         jobs = build_scheduler(dataclasses.replace(settings, sweep_interval_minutes=5), engine)
         intervals = {job.id: job.trigger.interval for job in jobs.get_jobs()}
-        assert intervals == {"deadlines-sweep": dt.timedelta(minutes=5), "outbox-delivery": dt.timedelta(minutes=5)}
+        assert intervals == {
+            "deadlines-sweep": dt.timedelta(minutes=5),
+            "outbox-delivery": dt.timedelta(minutes=5),
+            "import-files-prune": dt.timedelta(hours=1),
+        }
 
     def test_the_app_starts_and_stops_its_scheduler_only_when_asked(
         self, settings: Settings, connection: Connection

@@ -22,7 +22,7 @@ from registry.agencies.services import get_agency, list_agencies
 from registry.errors import ValidationFailed
 from registry.forms import FormData, MultipartData, form_page, see_other, text, uploaded_file, values
 from registry.settings import Settings
-from registry.submissions import csv_import, fetching, tokens
+from registry.submissions import csv_import, fetching, housekeeping, tokens
 from registry.web import DatabaseDep, SettingsDep
 
 # The secret is on this page only; no cache keeps it.
@@ -99,10 +99,10 @@ class TokenPages(Controller):
         return see_other("/staff/tokens/")
 
 
-REPORT_AREA = "import-reports"
+REPORT_AREA = housekeeping.REPORT_AREA
 _REPORT_NAME = re.compile(r"^(\d+)-[A-Za-z0-9_-]{22}\.csv$")
 # The import page's script names each upload so it can ask how far the server has got (import.js).
-PROGRESS_AREA = "import-progress"
+PROGRESS_AREA = housekeeping.PROGRESS_AREA
 _PROGRESS_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -227,6 +227,7 @@ class ImportPages(Controller):
                 "errors": {},
                 "report": report,
                 "download": _keep_report(settings, principal.user_id, report),
+                "keep_days": housekeeping.REPORT_KEEP_DAYS,
             },
             status_code=400 if report.rejected else 200,
         )
@@ -250,7 +251,9 @@ class ImportPages(Controller):
         match = _REPORT_NAME.match(name)
         path = settings.var_dir / REPORT_AREA / name
         if not match or int(match.group(1)) != principal_of(request).user_id or not path.is_file():
-            raise NotFoundException("There is no such import report of yours.")
+            raise NotFoundException(
+                f"There is no such import report of yours; reports are kept for {housekeeping.REPORT_KEEP_DAYS} days."
+            )
         return Response(
             path.read_bytes(),
             media_type="text/csv; charset=utf-8",

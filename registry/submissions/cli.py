@@ -80,10 +80,12 @@ def import_results(
             click.echo(
                 f"row {row} ({local_id or 'no local identifier'}): {status}: {column + ': ' if column else ''}{message}"
             )
-    counts = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items())) or "no rows"
+    by_status = report.counts()
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(by_status.items())) or "no rows"
+    all_rejected = set(by_status) <= {"rejected"}
     click.echo(
         f"{counts} ({report.encoding}); "
-        + ("dry run, nothing saved" if dry_run else "nothing saved" if report.rolled_back else "saved")
+        + ("dry run, nothing saved" if dry_run else "nothing saved" if report.rolled_back or all_rejected else "saved")
     )
     if report.rejected:
         raise SystemExit(1)

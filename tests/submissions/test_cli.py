@@ -28,6 +28,8 @@ def test_import_results_dry_run_then_for_real_then_unchanged(empty_database_url:
     other = _run(env, "import", "results", csv_file, "--agency", "NQA", "--mode", "all-or-nothing")
     assert other.returncode == 1 and "reports may only be submitted for NQA" in other.stdout
     assert "nothing saved" in other.stdout
+    every_row_rejected = _run(env, "import", "results", csv_file, "--agency", "NQA")
+    assert every_row_rejected.returncode == 1 and "2 rejected (utf-8); nothing saved" in every_row_rejected.stdout
     missing = _run(env, "import", "results", csv_file, "--agency", "NOPE")
     assert missing.returncode != 0 and "there is no agency 'NOPE'" in missing.stderr
 

@@ -31,8 +31,9 @@ from registry.providers.models import Provider, ProviderIdentifier, ProviderSusp
 from registry.qa import services as qa
 from registry.reference.services import load_reference
 from registry.settings import Settings, get_settings
-from registry.submissions import bulk, csv_import
+from registry.submissions import bulk, csv_import, institutions
 from registry.submissions import services as submissions
+from registry.submissions.fields import Problems
 from registry.trust import feed
 from registry.trust.models import TrustListEntry, TrustTimeline
 from registry.trust.timeline import build_document
@@ -148,6 +149,7 @@ def steps_by_name() -> dict[str, Step]:
         "registry.qa.services.withdraw_result": _withdraw_result,
         "registry.submissions.services.submit_report": _submit_report,
         "registry.submissions.services.withdraw_submission": _withdraw_submission,
+        "registry.submissions.institutions.create_provider": _create_submitted_provider,
         "registry.submissions.csv_import.import_results": _import_results,
         "registry.submissions.bulk.submit_chunk": _submit_chunk,
         "registry.agencies.services.add_registration": _add_registration,
@@ -327,6 +329,14 @@ def _submit_report(session: Session, settings: Settings, state: dict[str, Any]) 
         session, fresh, agency=agency, index=0, settings=settings, actor=f.TEST, may_create_providers=True
     )
     assert created.submission_status == "created", created.errors
+
+
+def _create_submitted_provider(session: Session, _settings: Settings, state: dict[str, Any]) -> None:
+    entry = {"eter_id": "PT0098", "name_official": "Planned College", "country": "PT", "provider_type": "VET provider"}
+    problems = Problems()
+    planned = institutions.planned_provider(problems, 0, entry, state["agency"])
+    assert planned is not None, problems.errors
+    institutions.create_provider(session, 0, *planned, state["agency"], f.TEST)
 
 
 def _withdraw_submission(session: Session, _settings: Settings, state: dict[str, Any]) -> None:

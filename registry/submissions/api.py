@@ -15,7 +15,7 @@ from sqlmodel import Session
 from registry.agencies.models import Agency
 from registry.api_docs import problem_responses
 from registry.settings import Settings
-from registry.submissions import bulk, csv_import, fetching, services, tokens
+from registry.submissions import bulk, csv_import, fetching, institutions, services, tokens
 from registry.web import PROBLEM_JSON, DatabaseDep, SettingsDep
 
 CHALLENGE = 'Bearer realm="registry"'
@@ -100,7 +100,7 @@ class SubmissionController(Controller):
         if not reports or len(reports) > services.MAX_REPORTS_PER_REQUEST:
             return _problem(request, 400, f"Send from 1 to {services.MAX_REPORTS_PER_REQUEST} reports per request.", [])
         holder: tokens.TokenHolder = request.state.token_holder
-        may_create = services.CREATE_SCOPE in holder.scopes
+        may_create = institutions.CREATE_SCOPE in holder.scopes
         with db.read() as session:
             _holder_, agency = _holder(request, session)
             for report in reports:
@@ -219,7 +219,7 @@ class CsvSubmission(Controller):
                     try:
                         report = csv_import.import_results(
                             session, body, agency=agency, settings=settings, actor=holder.actor, mode=mode,
-                            dry_run=dry_run, may_create_providers=services.CREATE_SCOPE in holder.scopes,
+                            dry_run=dry_run, may_create_providers=institutions.CREATE_SCOPE in holder.scopes,
                             fetched=fetched,
                         )  # fmt: skip
                     except csv_import.UnreadableFile as error:

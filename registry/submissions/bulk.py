@@ -174,13 +174,13 @@ def submit_chunk(
     fetched: ReportFetches | None = None,
 ) -> Iterator[Outcome]:
     """Each (index, report)'s outcome, in order, after one prefetch for all of them (options as submit_report's)."""
-    from registry.submissions import services
+    from registry.submissions import institutions, services
 
     def pairs_of(report: dict[str, Any]) -> list[tuple[str, str]]:
-        institutions = report.get("institutions")
-        if not isinstance(institutions, list):
+        entries = report.get("institutions")
+        if not isinstance(entries, list):
             return []
-        return [pair for institution in institutions for pair in services._lookups(institution, agency)]
+        return [pair for institution in entries for pair in institutions.identifier_pairs(institution, agency)]
 
     prefetch(session, lookups, [report for _, report in reports], pairs_of)
     for index, report in reports:

@@ -23,7 +23,8 @@ from registry.db import begin_write
 from registry.settings import Settings
 from registry.submissions import bulk
 from registry.submissions.fetching import ReportFetches
-from registry.submissions.services import MASTER_DATA_FIELDS, Outcome
+from registry.submissions.institutions import MASTER_DATA_FIELDS
+from registry.submissions.services import Outcome
 
 MAX_CSV_BYTES = documents.MAX_DOCUMENT_BYTES
 MODES = ("row-by-row", "all-or-nothing")

@@ -45,8 +45,9 @@ class Lookups:
     agency_id: int
     agencies: dict[str, Agency] = field(default_factory=dict)
     windows: dict[int, list[tuple[dt.date, dt.date | None]]] = field(default_factory=dict)
-    # (scheme, normalised) -> provider id, for the identifiers that resolve (the agency's own "local" ones).
-    providers: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (scheme, normalised) -> the providers holding it (several when held in turn), for the identifiers that
+    # resolve (the agency's own "local" ones).
+    providers: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # Held so that session.get() finds them in the identity map instead of asking the database.
     provider_records: dict[int, Provider] = field(default_factory=dict)
     results: dict[str, QAResult] = field(default_factory=dict)
@@ -55,7 +56,7 @@ class Lookups:
     def agency(self, reference: str) -> Agency | None:
         return self.agencies.get(reference)
 
-    def provider(self, scheme: str, normalised: str) -> int | None:
+    def provider_ids(self, scheme: str, normalised: str) -> list[int] | None:
         return self.providers.get((scheme, normalised))
 
     def registered_on(self, agency_id: int, day: dt.date) -> bool | None:
@@ -143,8 +144,10 @@ def prefetch(
             if scheme == "local":
                 query = query.where(ProviderIdentifier.agency_id == lookups.agency_id)
             for found_scheme, found_value, provider_id in session.exec(query):
-                lookups.providers.setdefault((found_scheme, found_value), provider_id)
-    missing = set(lookups.providers.values()) - set(lookups.provider_records)
+                holders = lookups.providers.setdefault((found_scheme, found_value), [])
+                if provider_id not in holders:
+                    holders.append(provider_id)
+    missing = {pid for holders in lookups.providers.values() for pid in holders} - set(lookups.provider_records)
     for chunk in _in(missing):
         for provider in session.exec(select(Provider).where(col(Provider.id).in_(chunk))):
             lookups.provider_records[provider.id or 0] = provider

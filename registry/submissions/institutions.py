@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -129,29 +130,59 @@ def create_provider(
     return provider.id or 0
 
 
-def provider_for(session: Session, pairs: list[tuple[str, str]], agency: Agency) -> tuple[int | None, list[str]]:
-    tried: list[str] = []
+@dataclass
+class Resolution:
+    """The providers an institution entry's identifiers resolve to."""
+
+    # "scheme value" of each identifier tried, as sent.
+    tried: list[str] = field(default_factory=list)
+    # provider id -> the identifiers tried that resolve to it, in the order found.
+    holders: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def provider_id(self) -> int | None:
+        """The one provider named; None when none is, or when the identifiers name several."""
+        return next(iter(self.holders)) if len(self.holders) == 1 else None
+
+    def conflict(self, session: Session) -> str | None:
+        """The error for identifiers that name different providers (DEQAR: "does not match"); None if they agree."""
+        if len(self.holders) < 2:
+            return None
+        named = "; ".join(
+            f"{', '.join(identifiers)} {'is' if len(identifiers) == 1 else 'are'} provider {provider_id} "
+            f"({providers.display_name(session, provider_id)})"
+            for provider_id, identifiers in self.holders.items()
+        )
+        return f"the identifiers name different providers: {named}; send the identifiers of one provider"
+
+
+def provider_for(session: Session, pairs: list[tuple[str, str]], agency: Agency) -> Resolution:
+    """Every provider the (scheme, value) pairs resolve to: one identifier may be held in turn by several."""
+    resolution = Resolution()
     lookups = bulk.current(session)
     for scheme, value in pairs:
-        tried.append(f"{scheme} {value}")
+        identifier = f"{scheme} {value}"
+        resolution.tried.append(identifier)
         try:
             normalised = normalise(scheme, value)
         except InvalidIdentifier:
             continue
-        if lookups is not None and (cached := lookups.provider(scheme, normalised)) is not None:
-            return cached, tried
-        query = (
-            select(ProviderIdentifier.provider_id)
-            .where(
-                ProviderIdentifier.scheme == scheme,
-                ProviderIdentifier.normalised == normalised,
-                col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
+        found = lookups.provider_ids(scheme, normalised) if lookups is not None else None
+        if found is None:
+            query = (
+                select(ProviderIdentifier.provider_id)
+                .where(
+                    ProviderIdentifier.scheme == scheme,
+                    ProviderIdentifier.normalised == normalised,
+                    col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS),
+                )
+                .order_by(col(ProviderIdentifier.id))
             )
-            .order_by(col(ProviderIdentifier.id))
-        )
-        if scheme == "local":
-            query = query.where(ProviderIdentifier.agency_id == agency.id)
-        found = session.exec(query).first()
-        if found is not None:
-            return found, tried
-    return None, tried
+            if scheme == "local":
+                query = query.where(ProviderIdentifier.agency_id == agency.id)
+            found = list(session.exec(query))
+        for provider_id in found:
+            held = resolution.holders.setdefault(provider_id, [])
+            if identifier not in held:
+                held.append(identifier)
+    return resolution

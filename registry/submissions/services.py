@@ -171,11 +171,14 @@ def submit_report(
             if not pairs:
                 problems.add(f"institutions[{position}]", "give a deqar_id, an eter_id or identifiers")
                 continue
-            provider_id, tried = institutions.provider_for(session, pairs, agency)
-            if provider_id is not None:
-                provider_ids.append(provider_id)
+            resolution = institutions.provider_for(session, pairs, agency)
+            if (conflict := resolution.conflict(session)) is not None:
+                problems.add(f"institutions[{position}]", conflict)
                 continue
-            missing = "no provider in the registry has " + ", ".join(tried)
+            if resolution.provider_id is not None:
+                provider_ids.append(resolution.provider_id)
+                continue
+            missing = "no provider in the registry has " + ", ".join(resolution.tried)
             if not institutions.has_master_data(institution):
                 problems.add(f"institutions[{position}]", missing)
             elif not may_create_providers:

@@ -23,6 +23,7 @@ from registry.db import begin_write
 from registry.settings import Settings
 from registry.submissions import bulk
 from registry.submissions.fetching import ReportFetches
+from registry.submissions.fields import CELLS_BEYOND_HEADER
 from registry.submissions.institutions import MASTER_DATA_FIELDS
 from registry.submissions.services import Outcome
 
@@ -276,11 +277,16 @@ def _placer(name: str) -> Callable[[dict[str, Any], str], None] | None:
 
 
 def _row(plan: list[Callable[[dict[str, Any], str], None]], cells: list[str]) -> dict[str, Any]:
+    """The report object of one row. Missing cells at the end are empty (as in DEQAR); cells beyond the header
+    are an error unless they are empty too (the trailing separators spreadsheets write)."""
     report: dict[str, Any] = {}
     for place, cell in zip(plan, cells, strict=False):
         value = cell.strip()
         if value and value != "-":
             place(report, value)
+    beyond = {number: cell.strip() for number, cell in enumerate(cells[len(plan) :], len(plan) + 1) if cell.strip()}
+    if beyond:
+        report[CELLS_BEYOND_HEADER] = (len(plan), beyond)
     for key in ("institutions", "programmes", "report_links", "report_files"):
         if key in report:
             report[key] = [_compact(item) for item in report[key] if _compact(item)]

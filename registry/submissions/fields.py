@@ -166,3 +166,32 @@ def links(items: Any) -> list[str]:
         if link:
             links.append(str(link))
     return links
+
+
+# The CSV reader's key for a row's cells beyond its header: (the header's column count, {column number: cell}).
+# A JSON report cannot carry it (JSON has no tuples, and its object keys are strings): there it is an unknown field.
+CELLS_BEYOND_HEADER = "cells beyond the header"
+
+
+def cells_beyond_header(problems: Problems, report: dict[str, Any]) -> bool:
+    """An error under "column N" for each non-empty cell of a CSV row beyond its header; whether the row had any."""
+    found = report.get(CELLS_BEYOND_HEADER)
+    if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[1], dict)):
+        return False
+    columns, cells = found
+    for position, cell in sorted(cells.items()):
+        problems.add(
+            f"column {position}",
+            f"the header names {columns} columns, but this row has a value in column {position} "
+            f"({spreadsheet_column(position)} in a spreadsheet): {cell!r}; remove it or name the column in the header",
+        )
+    return True
+
+
+def spreadsheet_column(position: int) -> str:
+    """A column's number as a spreadsheet names it: 1 is A, 27 is AA."""
+    letters = ""
+    while position > 0:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters

@@ -130,7 +130,8 @@ def submit_report(
     outcome = Outcome(index, local_id)
     problems = fields.Problems()
     warnings: list[str] = []
-    for name in sorted(set(report) - KNOWN_FIELDS):
+    csv_only = {fields.CELLS_BEYOND_HEADER} if fields.cells_beyond_header(problems, report) else set()
+    for name in sorted(set(report) - KNOWN_FIELDS - csv_only):
         problems.add(name, "this field is not part of the submission layout")
     named = find_agency(session, report.get("agency"))
     if named is None or named.id != agency.id:

@@ -13,7 +13,8 @@ from registry.qa.models import QAResult, QAResultProgramme
 from registry.submissions import csv_import
 from tests import factories as f
 from tests.factories import World
-from tests.submissions.test_api import bearer, make_token
+from tests.submissions.test_api import URL as JSON_URL
+from tests.submissions.test_api import bearer, make_token, programme_report
 
 URL = "/api/v1/submissions/results.csv"
 # DEQAR's own programme CSV example (fulltest_prog.csv), adapted to the test agency and identifiers; its
@@ -130,6 +131,58 @@ class TestCsvUpload:
         body = answer.json()
         assert not body["saved"] and body["rows"][0]["submission_status"] == "not saved (all-or-nothing)"
         assert results(session) == []
+
+    def test_cells_beyond_the_header_reject_the_row_unless_they_are_empty(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        shifted = ROWS[1] + ",Music,,second cycle"  # 25 columns named, values in columns 26 and 28
+        trailing = ROWS[0] + ",,, "  # a spreadsheet's trailing separators
+        answer = client.post(URL, content=upload([trailing, shifted]), headers={**bearer(secret), "accept": "text/csv"})
+        lines = list(csv.reader(io.StringIO(answer.text)))
+        rejected = [line for line in lines[1:] if line[2] == "rejected"]
+        assert [(line[0], line[4]) for line in rejected] == [("3", "column 26"), ("3", "column 28")]
+        assert "the header names 25 columns" in rejected[0][5] and "'Music'" in rejected[0][5]
+        assert "column 28 (AB in a spreadsheet)" in rejected[1][5]
+        assert [r.local_id for r in results(session)] == ["ANTWERP-May18"]
+
+    def test_a_row_beyond_the_header_rolls_back_an_all_or_nothing_upload(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        answer = client.post(
+            f"{URL}?mode=all-or-nothing", content=upload([ROWS[0], ROWS[1] + ",x"]), headers=bearer(secret)
+        )
+        assert answer.status_code == 400
+        body = answer.json()
+        assert body["rows"][1]["errors"] == {
+            "column 26": [
+                "the header names 25 columns, but this row has a value in column 26 (Z in a spreadsheet): 'x'; "
+                "remove it or name the column in the header"
+            ]
+        }
+        assert not body["saved"] and body["rows"][0]["submission_status"] == "not saved (all-or-nothing)"
+        assert results(session) == []
+
+    def test_missing_cells_at_the_end_of_a_row_are_empty(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        short = ",".join(next(csv.reader([ROWS[1]]))[:18])  # programme[2] and other_comment left out
+        answer = client.post(URL, content=upload([short]), headers=bearer(secret))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["counts"] == {"created": 1}
+        (esml,) = results(session)
+        names = session.exec(select(QAResultProgramme.name).where(QAResultProgramme.result_id == esml.id)).all()
+        assert names == ["Music"]
+
+    def test_the_csv_key_for_cells_beyond_the_header_is_an_unknown_field_in_json(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        report = {**programme_report(), "cells beyond the header": [25, {"26": "x"}]}
+        outcome = client.post(JSON_URL, json=report, headers=bearer(secret)).json()["reports"][0]
+        assert outcome["errors"] == {"cells beyond the header": ["this field is not part of the submission layout"]}
 
     def test_a_file_over_the_limit_is_413(self, client: TestClient, world: World, session: Session) -> None:
         secret = make_token(session, world.agency_a)

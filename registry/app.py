@@ -6,7 +6,7 @@ import gc
 import logging
 from typing import Any
 
-from litestar import Litestar, Response, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -48,7 +48,7 @@ from registry.providers.proof_views import IdentifierProofPages
 from registry.providers.views import PublicProviderPages, StaffProviderPages
 from registry.qa.report_views import ReportFilePages, report_file
 from registry.qa.views import ResultPages
-from registry.request_checks import refuse_unreadable_input
+from registry.request_checks import refuse_unreadable_input, refusing_writes
 from registry.scheduler import scheduler_leader
 from registry.sessions import SESSION_COOKIE, DatabaseSessionStore, RegistrySessionConfig
 from registry.settings import PROJECT_ROOT, Settings, get_settings
@@ -139,8 +139,8 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         with database.connect() as connection:
             return feed.current_position(connection)
 
-    def _provide_db() -> Database:
-        return database
+    def _provide_db(request: Request[Any, Any, Any]) -> Database:
+        return refusing_writes(request, database)
 
     def _provide_settings() -> Settings:
         return settings

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from registry.documents import MAX_DOCUMENT_BYTES
 from registry.errors import RegistryError, ValidationFailed
+from registry.request_checks import NUL, NUL_MESSAGE
 
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -47,7 +48,16 @@ def form_page(
     errors = dict(error.errors) if error else {}
     if error and not errors:
         errors["form"] = error.detail
-    shown = {key: (value if isinstance(value, list) else str(value)) for key, value in data.items()}
+    # A field with a NUL character keeps the form from being saved (registry/request_checks.py), whichever
+    # error came first: its message is shown too, and the NUL is left out of what is shown again.
+    shown: dict[str, Any] = {}
+    for key, value in data.items():
+        items = [str(item) for item in value] if isinstance(value, list) else [str(value)]
+        name = key.replace(NUL, "")
+        if NUL in key or any(NUL in item for item in items):
+            errors.setdefault(name, NUL_MESSAGE)
+        clean = [item.replace(NUL, "") for item in items]
+        shown[name] = clean if isinstance(value, list) else clean[0]
     return Template(
         template,
         context={**context, "values": shown, "errors": errors},

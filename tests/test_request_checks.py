@@ -7,7 +7,9 @@ import re
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlmodel import Session, select
 
+from registry.providers.models import ProviderName
 from tests import factories as f
 from tests.conftest import post_form, sign_in
 from tests.factories import World
@@ -42,11 +44,19 @@ class TestNulCharacters:
         assert response.headers["content-type"].startswith("text/html")
         assert "NUL character" in response.text and "q:" in response.text
 
-    def test_in_the_request_entry_form(self, client: TestClient) -> None:
+    def test_in_the_request_entry_form_the_message_is_next_to_the_field(
+        self, client: TestClient, session: Session
+    ) -> None:
         data = {"name": "Null\x00 College", "country": "DE", "provider_type": "public HEI", "contact": "me"}
         response = post_form(client, "/request-entry", data, headers=HTML)
         assert response.status_code == 400
-        assert "NUL character" in response.text and "name:" in response.text
+        assert re.search(r'<p class="field-error" id="e-name">contains a NUL character', response.text)
+        assert 'value="Null College"' in response.text
+        assert session.exec(select(ProviderName).where(ProviderName.name == "Null College")).first() is None
+
+    def test_a_form_posted_by_a_program_keeps_the_problem_answer(self, client: TestClient) -> None:
+        data = {"name": "Null\x00 College", "country": "DE", "provider_type": "public HEI", "contact": "me"}
+        _nul_refused(post_form(client, "/request-entry", data), "name")
 
     def test_in_the_sign_in_form(self, client: TestClient, world: World) -> None:
         response = post_form(client, "/signin", {"email": world.emails["operator"] + "\x00", "password": "x"})
@@ -72,7 +82,7 @@ class TestNulCharacters:
 
         refused = upload({"note": "a\x00b"})
         assert refused.status_code == 400
-        assert "note:" in refused.text
+        assert '<p class="field-error">note: contains a NUL character' in refused.text
         assert upload({}).status_code == 303
 
     def test_text_without_one_still_passes(self, client: TestClient) -> None:

@@ -65,7 +65,12 @@ class SignInPages(Controller):
             with db.write() as session:
                 return accounts.authenticate(session, email, password, client=client, limits=sign_in_limits(settings))
 
-        outcome = await anyio.to_thread.run_sync(_attempt)
+        try:
+            outcome = await anyio.to_thread.run_sync(_attempt)
+        except ValidationFailed as error:
+            # A refused form (registry/request_checks.py): the page again, the message next to the field.
+            context = {"next": _safe_next(text(data, "next")), "oidc": bool(settings.oidc_issuer)}
+            return form_page("accounts/signin.html", context, {"email": email}, error)
         if outcome.user is None:
             return Template(
                 "accounts/signin.html",

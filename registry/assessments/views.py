@@ -141,7 +141,7 @@ class SelfAssessmentPages(Controller):
         """Save the draft, and with action=submit then hand it to the agency; a refused submit keeps the save."""
         principal = principal_of(request)
         try:
-            saved = self._save_draft(request, assessment_id, data)
+            saved = self._save_draft(request, db, assessment_id, data)
         except (ValidationFailed, Conflict) as error:
             return self._again(request, assessment_id, data, error)
         if text(data, "action") != "submit":
@@ -158,11 +158,12 @@ class SelfAssessmentPages(Controller):
             f"Version {assessment.version_number} submitted to the agency.",
         )
 
-    def _save_draft(self, request: Request[Any, Any, Any], assessment_id: int, data: dict[str, Any]) -> int:
+    def _save_draft(
+        self, request: Request[Any, Any, Any], db: Database, assessment_id: int, data: dict[str, Any]
+    ) -> int:
         """Save the typed answers in their own unit of work; the draft's new version number."""
         principal = principal_of(request)
-        database: Database = request.app.state.database
-        with database.write() as session:
+        with db.write() as session:
             assessment = services.get_assessment(session, assessment_id)
             _ensure_own(principal, assessment.provider_id)
             codes = [standard.code for standard in esg_part(session, 1)]
@@ -235,7 +236,7 @@ class SelfAssessmentPages(Controller):
         with_answers = any(key.endswith(".narrative") for key in typed)
         try:
             if with_answers:
-                typed["version"] = str(self._save_draft(request, assessment_id, typed))
+                typed["version"] = str(self._save_draft(request, db, assessment_id, typed))
         except (ValidationFailed, Conflict) as error:
             return self._again(request, assessment_id, typed, error)
         try:

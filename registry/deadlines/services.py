@@ -228,33 +228,39 @@ def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
     for query in rows:
         statement = dialect_insert(session, _deadlines).from_select(list(_COLUMNS), query)
         excluded = statement.excluded
+        updates: dict[str, Any] = {
+            "due_on": excluded.due_on,
+            "provider_id": excluded.provider_id,
+            "agency_id": excluded.agency_id,
+            "concerns_operators": excluded.concerns_operators,
+            "description": excluded.description,
+            # Met stays met from the first time it was; a withdrawn renewal makes it open again.
+            "met_at": case(
+                (excluded.met_at.is_(None), literal(None)),
+                else_=func.coalesce(_deadlines.c.met_at, excluded.met_at),
+            ),
+            # A moved due day is a new deadline: it is no longer overdue until it passes again.
+            "overdue_since": case(
+                (_deadlines.c.due_on == excluded.due_on, _deadlines.c.overdue_since), else_=literal(None)
+            ),
+        }
+        # A row that would stay as it is is not rewritten: a batch of results re-derives every deadline
+        # of the providers it touches, and almost all of them come out unchanged.
         statement = statement.on_conflict_do_update(
             index_elements=["source_key"],
-            set_={
-                "due_on": excluded.due_on,
-                "provider_id": excluded.provider_id,
-                "agency_id": excluded.agency_id,
-                "concerns_operators": excluded.concerns_operators,
-                "description": excluded.description,
-                # Met stays met from the first time it was; a withdrawn renewal makes it open again.
-                "met_at": case(
-                    (excluded.met_at.is_(None), literal(None)),
-                    else_=func.coalesce(_deadlines.c.met_at, excluded.met_at),
-                ),
-                # A moved due day is a new deadline: it is no longer overdue until it passes again.
-                "overdue_since": case(
-                    (_deadlines.c.due_on == excluded.due_on, _deadlines.c.overdue_since), else_=literal(None)
-                ),
-            },
+            set_=updates,
+            where=or_(*(_deadlines.c[name].is_distinct_from(value) for name, value in updates.items())),
         )
         session.execute(statement)
     wanted = rows[0].with_only_columns(rows[0].selected_columns[0])
     for query in rows[1:]:
         wanted = wanted.union_all(query.with_only_columns(query.selected_columns[0]))  # type: ignore[assignment]
-    gone = select(_deadlines.c.id).where(stale_scope, _deadlines.c.source_key.not_in(wanted))
+    # Worked out once (it evaluates the rows' queries again), then deleted by id: usually none are gone.
+    gone = sorted(session.scalars(select(_deadlines.c.id).where(stale_scope, _deadlines.c.source_key.not_in(wanted))))
     reminders = DeadlineReminder.__table__  # type: ignore[attr-defined]
-    session.execute(delete(reminders).where(reminders.c.deadline_id.in_(gone)))
-    session.execute(delete(_deadlines).where(_deadlines.c.id.in_(gone)))
+    for chunk in _chunks(gone):
+        session.execute(delete(reminders).where(reminders.c.deadline_id.in_(chunk)))
+        session.execute(delete(_deadlines).where(_deadlines.c.id.in_(chunk)))
     session.flush()
 
 

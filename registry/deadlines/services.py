@@ -223,7 +223,7 @@ def _registration_rows(agency_ids: list[int] | None) -> list[Select[Any]]:
     ]
 
 
-def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
+def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any, *, find_gone: bool = True) -> None:
     session.flush()
     for query in rows:
         statement = dialect_insert(session, _deadlines).from_select(list(_COLUMNS), query)
@@ -252,6 +252,9 @@ def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
             where=or_(*(_deadlines.c[name].is_distinct_from(value) for name, value in updates.items())),
         )
         session.execute(statement)
+    if not find_gone:
+        session.flush()
+        return
     wanted = rows[0].with_only_columns(rows[0].selected_columns[0])
     for query in rows[1:]:
         wanted = wanted.union_all(query.with_only_columns(query.selected_columns[0]))  # type: ignore[assignment]
@@ -264,10 +267,15 @@ def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
     session.flush()
 
 
-def sync_for_results(session: Session, result_ids: Iterable[int], former_provider_ids: Iterable[int] = ()) -> None:
+def sync_for_results(
+    session: Session, result_ids: Iterable[int], former_provider_ids: Iterable[int] = (), *, only_added: bool = False
+) -> None:
     """After results were recorded, updated, withdrawn or revoked (the unit of work calls this).
 
     The providers' other results are synced too: these may renew them, or stop renewing them.
+    only_added: every result named was inserted since the last sync. A new result's deadlines are new and
+    it only meets other results' ends; no deadline of its providers can have lost its source, so none is
+    looked for to delete (the look-up evaluates every deadline of those providers again).
     """
     ids = sorted(set(result_ids))
     if not ids:
@@ -293,7 +301,7 @@ def sync_for_results(session: Session, result_ids: Iterable[int], former_provide
     ]
     for related in related_sets:
         scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
-        _sync(session, _result_rows(related), scope)
+        _sync(session, _result_rows(related), scope, find_gone=not only_added)
 
 
 def _chunks(ids: list[int], size: int = 5000) -> Iterator[list[int]]:

@@ -71,12 +71,18 @@ def _now() -> Any:
     return literal(utcnow(), type_=_deadlines.c.created_at.type)
 
 
-def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[Select[Any]]:
+def _result_rows(
+    result_ids: Select[Any] | CompoundSelect[Any] | None, added_from: int | None = None
+) -> list[Select[Any]]:
+    """The deadline rows of these results; with added_from, only those that can differ from the stored ones
+    when the results from that id on are all new (sync_for_results)."""
     r = QAResult.__table__  # type: ignore[attr-defined]
     rp = QAResultProvider.__table__  # type: ignore[attr-defined]
     scope = [r.c.withdrawn_at.is_(None)]
     if result_ids is not None:
         scope.append(r.c.id.in_(result_ids))
+    if added_from is not None:
+        scope.append(r.c.id >= added_from)
     # Only a positive result is something to renew; a negative one simply lapses.
     ends = _expiries(result_ids)
     expiry = select(
@@ -95,6 +101,9 @@ def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[S
     )
     # Always a WHERE: SQLite reads "INSERT ... SELECT ... ON CONFLICT" right only with one.
     expiry = expiry.where(true() if result_ids is None else ends.c.result_id.in_(result_ids))
+    if added_from is not None:
+        # An older result's row changes only when a new one meets its end.
+        expiry = expiry.where(or_(ends.c.result_id >= added_from, ends.c.later_end > ends.c.ends))
     conditions = select(
         literal("result:") + _text(r.c.id) + literal(":conditions:provider:") + _text(rp.c.provider_id),
         literal(CONDITIONS_DUE),
@@ -273,9 +282,11 @@ def sync_for_results(
     """After results were recorded, updated, withdrawn or revoked (the unit of work calls this).
 
     The providers' other results are synced too: these may renew them, or stop renewing them.
-    only_added: every result named was inserted since the last sync. A new result's deadlines are new and
-    it only meets other results' ends; no deadline of its providers can have lost its source, so none is
-    looked for to delete (the look-up evaluates every deadline of those providers again).
+    only_added: every result named was inserted since the last sync (and no link was removed). New results
+    take nothing away: no deadline of their providers has lost its source, so none is looked for to
+    delete, and an older result's deadline changes only when a new result meets its end (a later end
+    among later starts only grows), so only those rows and the new results' own are written. Every
+    look-up and write of a full sync evaluates each deadline of those providers again.
     """
     ids = sorted(set(result_ids))
     if not ids:
@@ -299,9 +310,11 @@ def sync_for_results(
     related_sets += [
         select(results.c.id).where(results.c.id.in_(chunk)) for chunk in _chunks([i for i in ids if i not in linked])
     ]
+    # New results have the highest ids (a concurrent writer's in between are written in full: harmless).
+    added_from = ids[0] if only_added else None
     for related in related_sets:
         scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
-        _sync(session, _result_rows(related), scope, find_gone=not only_added)
+        _sync(session, _result_rows(related, added_from), scope, find_gone=not only_added)
 
 
 def _chunks(ids: list[int], size: int = 5000) -> Iterator[list[int]]:

@@ -253,9 +253,11 @@ def _insert_links(session: Session, result_id: int, data: ResultInput) -> None:
             ],
         ),
     ]
+    # On the session's connection: no ORM statement handling for a plain executemany.
+    connection = session.connection()
     for model, values in rows:
         if values:
-            session.execute(insert(model.__table__), values)
+            connection.execute(insert(model.__table__), values)
     # Written past the ORM: name what changed for the derived state (registry/derived.py).
     derived.touch(session, results=[result_id], providers=providers)
 

@@ -79,6 +79,8 @@ class Touched:
     listed: set[int] = field(default_factory=set)
     # Results settled so far in this transaction (how large a write it was).
     settled_results: int = 0
+    # Results inserted since the last settle (whatever else then happened to them).
+    inserted_results: set[int] = field(default_factory=set)
 
     def pending(self) -> bool:
         return bool(self.providers or self.results or self.agencies or self.assessed_providers)
@@ -145,6 +147,8 @@ def _collect(session: Session, _context: Any) -> None:
     work = touched(session)
     for record in session.new:
         _note(work, record, deleted=False)
+        if isinstance(record, QAResult):
+            work.inserted_results.add(record.id or 0)
     for record in session.dirty:
         if session.is_modified(record, include_collections=False):
             _note(work, record, deleted=False)
@@ -170,6 +174,8 @@ def settle(session: Session) -> None:
 def _settle_once(session: Session, work: Touched) -> None:
     providers, results, agencies = set(work.providers), set(work.results), set(work.agencies)
     former, assessed = set(work.former_result_providers), set(work.assessed_providers)
+    inserted = set(work.inserted_results)
+    work.inserted_results.clear()
     work.providers.clear()
     work.results.clear()
     work.agencies.clear()
@@ -200,7 +206,10 @@ def _settle_once(session: Session, work: Touched) -> None:
             )
     work.settled_results += len(results)
     work.listed |= timeline.refresh(session, providers)
-    deadlines.sync_for_results(session, results, former_provider_ids=former)
+    # New results only add deadlines (and meet older ones): none of their providers' deadlines can be gone.
+    deadlines.sync_for_results(
+        session, results, former_provider_ids=former, only_added=not former and results <= inserted
+    )
     deadlines.sync_for_assessments(session, assessed)
     deadlines.sync_for_agencies(session, agencies)
 

@@ -133,6 +133,39 @@ class TestEveryWriteKeepsDerivedStateCurrent:
         assert session.get(TrustTimeline, provider.id) is not None
 
 
+class TestTransactionsThatAddResults:
+    """A settle that saw only new results skips looking for deadlines that lost their source."""
+
+    def test_a_withdrawal_beside_new_results_removes_its_deadlines(self, session: Session) -> None:
+        agency, provider = f.agency(session), f.provider(session)
+        old = f.result(session, agency, [provider], conditions_due="2022-01-01")
+        session.commit()
+        f.result(session, agency, [provider], valid_from="2024-01-01", valid_to="2029-12-31")
+        qa.withdraw_result(session, old, reason="entered in error", actor=f.TEST)
+        assert_current(session, "new result and a withdrawal")
+        assert not session.scalars(select(ReviewDeadline).where(col(ReviewDeadline.result_id) == old.id)).all()
+
+    def test_a_new_result_withdrawn_after_a_settle_loses_its_deadlines(self, session: Session) -> None:
+        agency, provider = f.agency(session), f.provider(session)
+        f.result(session, agency, [provider])
+        session.commit()
+        new = f.result(session, agency, [provider], valid_from="2024-01-01", conditions_due="2025-01-01")
+        # Reading deadlines settles what the transaction did so far: the new result's deadlines exist.
+        assert session.scalars(select(ReviewDeadline).where(col(ReviewDeadline.result_id) == new.id)).all()
+        qa.withdraw_result(session, new, reason="entered in error", actor=f.TEST)
+        assert_current(session, "new result withdrawn in its own transaction")
+        assert not session.scalars(select(ReviewDeadline).where(col(ReviewDeadline.result_id) == new.id)).all()
+
+    def test_new_results_meet_older_ends(self, session: Session) -> None:
+        agency, provider = f.agency(session), f.provider(session)
+        old = f.result(session, agency, [provider], valid_to="2025-12-31")
+        session.commit()
+        f.result(session, agency, [provider], valid_from="2024-01-01", valid_to="2029-12-31")
+        assert_current(session, "a renewal")
+        expiry = session.scalars(select(ReviewDeadline).where(col(ReviewDeadline.result_id) == old.id)).one()
+        assert expiry.met_at is not None
+
+
 Step = Callable[[Session, Settings, dict[str, Any]], None]
 
 

@@ -71,12 +71,18 @@ def _now() -> Any:
     return literal(utcnow(), type_=_deadlines.c.created_at.type)
 
 
-def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[Select[Any]]:
+def _result_rows(
+    result_ids: Select[Any] | CompoundSelect[Any] | None, added_from: int | None = None
+) -> list[Select[Any]]:
+    """The deadline rows of these results; with added_from, only those that can differ from the stored ones
+    when the results from that id on are all new (sync_for_results)."""
     r = QAResult.__table__  # type: ignore[attr-defined]
     rp = QAResultProvider.__table__  # type: ignore[attr-defined]
     scope = [r.c.withdrawn_at.is_(None)]
     if result_ids is not None:
         scope.append(r.c.id.in_(result_ids))
+    if added_from is not None:
+        scope.append(r.c.id >= added_from)
     # Only a positive result is something to renew; a negative one simply lapses.
     ends = _expiries(result_ids)
     expiry = select(
@@ -95,6 +101,9 @@ def _result_rows(result_ids: Select[Any] | CompoundSelect[Any] | None) -> list[S
     )
     # Always a WHERE: SQLite reads "INSERT ... SELECT ... ON CONFLICT" right only with one.
     expiry = expiry.where(true() if result_ids is None else ends.c.result_id.in_(result_ids))
+    if added_from is not None:
+        # An older result's row changes only when a new one meets its end.
+        expiry = expiry.where(or_(ends.c.result_id >= added_from, ends.c.later_end > ends.c.ends))
     conditions = select(
         literal("result:") + _text(r.c.id) + literal(":conditions:provider:") + _text(rp.c.provider_id),
         literal(CONDITIONS_DUE),
@@ -223,45 +232,61 @@ def _registration_rows(agency_ids: list[int] | None) -> list[Select[Any]]:
     ]
 
 
-def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any) -> None:
+def _sync(session: Session, rows: list[Select[Any]], stale_scope: Any, *, find_gone: bool = True) -> None:
     session.flush()
     for query in rows:
         statement = dialect_insert(session, _deadlines).from_select(list(_COLUMNS), query)
         excluded = statement.excluded
+        updates: dict[str, Any] = {
+            "due_on": excluded.due_on,
+            "provider_id": excluded.provider_id,
+            "agency_id": excluded.agency_id,
+            "concerns_operators": excluded.concerns_operators,
+            "description": excluded.description,
+            # Met stays met from the first time it was; a withdrawn renewal makes it open again.
+            "met_at": case(
+                (excluded.met_at.is_(None), literal(None)),
+                else_=func.coalesce(_deadlines.c.met_at, excluded.met_at),
+            ),
+            # A moved due day is a new deadline: it is no longer overdue until it passes again.
+            "overdue_since": case(
+                (_deadlines.c.due_on == excluded.due_on, _deadlines.c.overdue_since), else_=literal(None)
+            ),
+        }
+        # A row that would stay as it is is not rewritten: a batch of results re-derives every deadline
+        # of the providers it touches, and almost all of them come out unchanged.
         statement = statement.on_conflict_do_update(
             index_elements=["source_key"],
-            set_={
-                "due_on": excluded.due_on,
-                "provider_id": excluded.provider_id,
-                "agency_id": excluded.agency_id,
-                "concerns_operators": excluded.concerns_operators,
-                "description": excluded.description,
-                # Met stays met from the first time it was; a withdrawn renewal makes it open again.
-                "met_at": case(
-                    (excluded.met_at.is_(None), literal(None)),
-                    else_=func.coalesce(_deadlines.c.met_at, excluded.met_at),
-                ),
-                # A moved due day is a new deadline: it is no longer overdue until it passes again.
-                "overdue_since": case(
-                    (_deadlines.c.due_on == excluded.due_on, _deadlines.c.overdue_since), else_=literal(None)
-                ),
-            },
+            set_=updates,
+            where=or_(*(_deadlines.c[name].is_distinct_from(value) for name, value in updates.items())),
         )
         session.execute(statement)
+    if not find_gone:
+        session.flush()
+        return
     wanted = rows[0].with_only_columns(rows[0].selected_columns[0])
     for query in rows[1:]:
         wanted = wanted.union_all(query.with_only_columns(query.selected_columns[0]))  # type: ignore[assignment]
-    gone = select(_deadlines.c.id).where(stale_scope, _deadlines.c.source_key.not_in(wanted))
+    # Worked out once (it evaluates the rows' queries again), then deleted by id: usually none are gone.
+    gone = sorted(session.scalars(select(_deadlines.c.id).where(stale_scope, _deadlines.c.source_key.not_in(wanted))))
     reminders = DeadlineReminder.__table__  # type: ignore[attr-defined]
-    session.execute(delete(reminders).where(reminders.c.deadline_id.in_(gone)))
-    session.execute(delete(_deadlines).where(_deadlines.c.id.in_(gone)))
+    for chunk in _chunks(gone):
+        session.execute(delete(reminders).where(reminders.c.deadline_id.in_(chunk)))
+        session.execute(delete(_deadlines).where(_deadlines.c.id.in_(chunk)))
     session.flush()
 
 
-def sync_for_results(session: Session, result_ids: Iterable[int], former_provider_ids: Iterable[int] = ()) -> None:
+def sync_for_results(
+    session: Session, result_ids: Iterable[int], former_provider_ids: Iterable[int] = (), *, only_added: bool = False
+) -> None:
     """After results were recorded, updated, withdrawn or revoked (the unit of work calls this).
 
     The providers' other results are synced too: these may renew them, or stop renewing them.
+    only_added: every result named was inserted since the last sync (and no link was removed). New results
+    take nothing away: no deadline of their providers has lost its source, so none is looked for to
+    delete, and an older result's deadline changes only when a new result meets its end (a later end
+    among later starts only grows), so only those rows and the new results' own are written. Every
+    look-up and write of a full sync evaluates each deadline of those providers again.
     """
     ids = sorted(set(result_ids))
     if not ids:
@@ -285,9 +310,11 @@ def sync_for_results(session: Session, result_ids: Iterable[int], former_provide
     related_sets += [
         select(results.c.id).where(results.c.id.in_(chunk)) for chunk in _chunks([i for i in ids if i not in linked])
     ]
+    # New results have the highest ids (a concurrent writer's in between are written in full: harmless).
+    added_from = ids[0] if only_added else None
     for related in related_sets:
         scope = and_(_deadlines.c.result_id.in_(related), _deadlines.c.kind.in_((RESULT_EXPIRY, CONDITIONS_DUE)))
-        _sync(session, _result_rows(related), scope)
+        _sync(session, _result_rows(related, added_from), scope, find_gone=not only_added)
 
 
 def _chunks(ids: list[int], size: int = 5000) -> Iterator[list[int]]:

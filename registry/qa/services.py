@@ -68,7 +68,9 @@ def get_result(session: Session, result_id: int) -> QAResult:
     return result
 
 
-def _validate(session: Session, data: ResultInput, result_id: int | None) -> dict[str, Any]:
+def _validate(
+    session: Session, data: ResultInput, result_id: int | None, local_id_free: bool = False
+) -> dict[str, Any]:
     errors = FieldErrors()
     if session.get(Agency, data.agency_id) is None:
         errors.add("agency_id", f"there is no agency with id {data.agency_id}")
@@ -121,7 +123,7 @@ def _validate(session: Session, data: ResultInput, result_id: int | None) -> dic
         if programme.ects is not None and not 0 < programme.ects <= 600:
             errors.add(f"programmes[{index}].ects", "the workload must be between 0 and 600 ECTS")
     local_id = (data.local_id or "").strip() or None
-    if local_id:
+    if local_id and not local_id_free:
         clash = session.exec(
             select(QAResult.id).where(QAResult.agency_id == data.agency_id, QAResult.local_id == local_id)
         ).first()
@@ -141,8 +143,11 @@ def _validate(session: Session, data: ResultInput, result_id: int | None) -> dic
     }
 
 
-def record_result(session: Session, data: ResultInput, actor: Actor, *, is_demo: bool = False) -> QAResult:
-    clean = _validate(session, data, None)
+def record_result(
+    session: Session, data: ResultInput, actor: Actor, *, is_demo: bool = False, local_id_free: bool = False
+) -> QAResult:
+    """local_id_free: the caller has just found that the agency holds no result with this local id."""
+    clean = _validate(session, data, None, local_id_free)
     result = QAResult(
         agency_id=data.agency_id,
         activity_type=data.activity_type,
@@ -248,9 +253,11 @@ def _insert_links(session: Session, result_id: int, data: ResultInput) -> None:
             ],
         ),
     ]
+    # On the session's connection: no ORM statement handling for a plain executemany.
+    connection = session.connection()
     for model, values in rows:
         if values:
-            session.execute(insert(model.__table__), values)
+            connection.execute(insert(model.__table__), values)
     # Written past the ORM: name what changed for the derived state (registry/derived.py).
     derived.touch(session, results=[result_id], providers=providers)
 

@@ -103,8 +103,15 @@ class SubmissionController(Controller):
         may_create = institutions.CREATE_SCOPE in holder.scopes
         with db.read() as session:
             _holder_, agency = _holder(request, session)
+            # A batch names the same agency in every report: look each name up once.
+            named_agencies: dict[str, Agency | None] = {}
             for report in reports:
-                named = services.find_agency(session, report.get("agency")) if isinstance(report, dict) else None
+                if not isinstance(report, dict):
+                    continue
+                reference = str(report.get("agency") or "").strip()
+                if reference not in named_agencies:
+                    named_agencies[reference] = services.find_agency(session, reference)
+                named = named_agencies[reference]
                 if named is not None and named.id != agency.id:
                     raise PermissionDeniedException(
                         f"This token submits for {agency.acronym} only, not for {named.acronym}."

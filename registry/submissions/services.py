@@ -239,7 +239,8 @@ def submit_report(
             created = ", ".join(f"institutions[{p}] ({to_create[p][0].name})" for p in sorted(to_create))
             warnings.append(f"a provider new to the registry {'would be' if dry_run else 'was'} created for {created}")
         if existing is None:
-            result = qa.record_result(session, data, actor)
+            # _existing() has just found the local identifier free: record_result need not ask again.
+            result = qa.record_result(session, data, actor, local_id_free=True)
             outcome.submission_status = "created"
         else:
             files = _not_yet_attached(session, existing.id or 0, files)

@@ -34,6 +34,8 @@ _ENTRIES: Table = TrustListEntry.__table__  # type: ignore[attr-defined]
 _COUNTER: Table = TrustFeedCounter.__table__  # type: ignore[attr-defined]
 _EVENTS: Table = FederationSubordinateEvent.__table__  # type: ignore[attr-defined]
 _ENCODE = msgspec.json.Encoder(order="deterministic").encode
+_IDENTIFIERS: Table = ProviderIdentifier.__table__  # type: ignore[attr-defined]
+_IDENTIFIER_FIELDS = ("scheme", "value", "normalised", "valid_from", "valid_to")
 
 
 def status_intervals(document: dict[str, Any], policy: Policy) -> list[dict[str, Any]]:
@@ -67,13 +69,12 @@ def build_entries(session: Session, provider_ids: Iterable[int], policy: Policy)
             )
         ):
             documents[provider_id] = document
+        # Columns, not ORM objects: a commit of an import batch lists a thousand providers or more.
         rows = session.execute(
-            select(ProviderIdentifier)
-            .where(
-                col(ProviderIdentifier.provider_id).in_(chunk), col(ProviderIdentifier.origin).in_(RESOLVING_ORIGINS)
-            )
-            .order_by(col(ProviderIdentifier.scheme), col(ProviderIdentifier.normalised), col(ProviderIdentifier.id))
-        ).scalars()
+            select(_IDENTIFIERS.c.provider_id, *(_IDENTIFIERS.c[name] for name in _IDENTIFIER_FIELDS))
+            .where(_IDENTIFIERS.c.provider_id.in_(chunk), _IDENTIFIERS.c.origin.in_(RESOLVING_ORIGINS))
+            .order_by(_IDENTIFIERS.c.scheme, _IDENTIFIERS.c.normalised, _IDENTIFIERS.c.id)
+        )
         for row in rows:
             identifiers.setdefault(row.provider_id, []).append(
                 identifier_entry(row.scheme, row.value, row.normalised, row.valid_from, row.valid_to)

@@ -47,6 +47,21 @@ _agencies = Agency.__table__  # type: ignore[attr-defined]
 _registrations = AgencyRegistration.__table__  # type: ignore[attr-defined]
 _assessments = SelfAssessment.__table__  # type: ignore[attr-defined]
 _timelines = TrustTimeline.__table__  # type: ignore[attr-defined]
+# What a timeline takes from a result (timeline.result_entry, inheritance): the rest is not read.
+_RESULT_FIELDS = (
+    "id",
+    "agency_id",
+    "activity_type",
+    "decision",
+    "valid_from",
+    "valid_to",
+    "revoked_from",
+    "conditions_due",
+    "limit_eqf_levels",
+    "limit_fields",
+    "limit_jurisdictions",
+    "report_links",
+)
 # Standing mergers (one withdrawn as entered in error is not one), in id order.
 _MERGERS = (
     select(_relations)
@@ -125,7 +140,7 @@ def _load(session: Session, provider_ids: list[int]) -> _Loaded:
     for row in _in(session, assessments, _assessments.c.provider_id, confirmed):
         loaded.assessments.setdefault(row.provider_id, []).append(row)
     own = (
-        select(_links.c.provider_id, _results)
+        select(_links.c.provider_id, *(_results.c[name] for name in _RESULT_FIELDS))
         .join(_results, _results.c.id == _links.c.result_id)
         .where(_results.c.withdrawn_at.is_(None))
         .order_by(_results.c.id)

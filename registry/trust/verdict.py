@@ -158,10 +158,9 @@ def evaluate(document: dict[str, Any], day: dt.date, scope: Scope, policy: Polic
     def registered(result: dict[str, Any]) -> bool:
         return not policy.require_eqar_registered or result["agency"]["eqar_registered_at_decision"]
 
-    def eligible(result: dict[str, Any]) -> bool:
-        return result["decision"] in POSITIVE_DECISIONS and registered(result)
-
-    covering = [r for r in results if eligible(r) and _valid_at(r, today) and covers(r, scope)]
+    # Positive results by an agency the policy accepts, in the document's order (filtered again below).
+    eligible = [r for r in results if r["decision"] in POSITIVE_DECISIONS and registered(r)]
+    covering = [r for r in eligible if _valid_at(r, today) and covers(r, scope)]
     latest_start = max((r["valid_from"] for r in covering), default="")
     # A negative result by an agency that was not registered on its start counts for nothing.
     negatives = [
@@ -212,7 +211,7 @@ def evaluate(document: dict[str, Any], day: dt.date, scope: Scope, policy: Polic
             min([lapses, *due_dates]),
         )
 
-    ended = [r for r in results if eligible(r) and covers(r, scope) and _ended_by(r, today)]
+    ended = [r for r in eligible if covers(r, scope) and _ended_by(r, today)]
     if ended:
         last = max(ended, key=lambda r: (r["valid_to"], r["result_id"]))
         how = (
@@ -221,7 +220,7 @@ def evaluate(document: dict[str, Any], day: dt.date, scope: Scope, policy: Polic
             else (f"ended on {last['valid_to']}")
         )
         return outcome_noting("expired", ended, [f"The last covering result, {_describe(last)}, {how}."])
-    out_of_scope = [r for r in results if eligible(r) and _valid_at(r, today)]
+    out_of_scope = [r for r in eligible if _valid_at(r, today)]
     if out_of_scope:
         return outcome_noting(
             "not_covered",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO, cast
 
 import anyio
 from litestar import Controller, Request, Response, delete, get, post
@@ -10,12 +12,14 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Stream
 from sqlmodel import Session
 
 from registry.agencies.models import Agency
 from registry.api_docs import problem_responses
 from registry.settings import Settings
 from registry.submissions import bulk, csv_import, fetching, institutions, services, tokens
+from registry.submissions.import_report import ImportReport, json_answer, report_csv
 from registry.web import PROBLEM_JSON, DatabaseDep, SettingsDep
 
 CHALLENGE = 'Bearer realm="registry"'
@@ -210,43 +214,66 @@ class CsvSubmission(Controller):
         dry_run: FromQuery[bool] = False,
         mode: FromQuery[str] = "row-by-row",
     ) -> Response[Any]:
-        body = await request.body()
-
         holder: tokens.TokenHolder = request.state.token_holder
+        # The body goes to a temporary file as it arrives (in memory up to 1 MB), not into one bytes object.
+        with tempfile.SpooledTemporaryFile(max_size=1 << 20) as body:
+            async for part in request.stream():
+                body.write(part)
+            body.seek(0)
+            stream = cast(BinaryIO, body)  # a binary file, as the import reads it
 
-        def _run() -> Response[Any]:
-            try:
-                urls = csv_import.report_locations(body)
-            except csv_import.UnreadableFile as error:
-                return _problem(request, 400, str(error), [])
-            with fetching.ReportFetches(settings) as fetched:
-                fetched.fetch_all(urls)
-                with db.write() as session:
-                    agency = _holder(request, session)[1]
-                    try:
-                        report = csv_import.import_results(
-                            session, body, agency=agency, settings=settings, actor=holder.actor, mode=mode,
-                            dry_run=dry_run, may_create_providers=institutions.CREATE_SCOPE in holder.scopes,
-                            fetched=fetched,
-                        )  # fmt: skip
-                    except csv_import.UnreadableFile as error:
-                        return _problem(request, 400, str(error), [])
-                    if report.rolled_back:
-                        session.rollback()
-            if "text/csv" in request.headers.get("accept", ""):
-                return Response(
-                    csv_import.report_csv(report),
-                    media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="import-report.csv"'},
-                )
-            if report.rejected:
-                detail = f"{report.rejected} rows were rejected; " + (
-                    "nothing was saved." if report.rolled_back or report.dry_run else "the other rows were saved."
-                )
-                return _problem(request, 400, detail, [], extra=report.as_dict())
-            return Response(report.as_dict())
+            def _run() -> Response[Any]:
+                try:
+                    urls = csv_import.report_locations(stream)
+                except csv_import.UnreadableFile as error:
+                    return _problem(request, 400, str(error), [])
+                report: ImportReport | None = None
+                try:
+                    with fetching.ReportFetches(settings) as fetched:
+                        fetched.fetch_all(urls)
+                        with db.write() as session:
+                            agency = _holder(request, session)[1]
+                            try:
+                                report = csv_import.import_results(
+                                    session, stream, agency=agency, settings=settings, actor=holder.actor, mode=mode,
+                                    dry_run=dry_run, may_create_providers=institutions.CREATE_SCOPE in holder.scopes,
+                                    fetched=fetched,
+                                )  # fmt: skip
+                            except csv_import.UnreadableFile as error:
+                                return _problem(request, 400, str(error), [])
+                            if report.rolled_back:
+                                session.rollback()
+                    return _csv_answer(request, report)
+                except BaseException:
+                    if report is not None:
+                        report.close()
+                    raise
 
-        return await anyio.to_thread.run_sync(_run)
+            return await anyio.to_thread.run_sync(_run)
+
+
+def _csv_answer(request: Request[Any, Any, Any], report: ImportReport) -> Response[Any]:
+    """The per-row report, streamed from its spool (which the stream closes at its end)."""
+    if "text/csv" in request.headers.get("accept", ""):
+        return Stream(
+            _closing(report, report_csv(report)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="import-report.csv"'},
+        )
+    if not report.rejected:
+        return Stream(json_answer(report.summary(), report), media_type="application/json")
+    detail = f"{report.rejected} rows were rejected; " + (
+        "nothing was saved." if report.rolled_back or report.dry_run else "the other rows were saved."
+    )
+    head = {**_problem_head(request, 400, detail), **report.summary()}
+    return Stream(json_answer(head, report), status_code=400, media_type=PROBLEM_JSON)
+
+
+def _closing(report: ImportReport, parts: Iterator[str]) -> Iterator[str]:
+    try:
+        yield from parts
+    finally:
+        report.close()
 
 
 def _problem(
@@ -254,15 +281,17 @@ def _problem(
     status: int,
     detail: str,
     reports: list[dict[str, Any]],
-    extra: dict[str, Any] | None = None,
 ) -> Response[Any]:
+    body = {**_problem_head(request, status, detail), "reports": reports}
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _problem_head(request: Request[Any, Any, Any], status: int, detail: str) -> dict[str, Any]:
     settings = request.app.state.settings
-    body = {
+    return {
         "type": f"{settings.base_url}/problems/submission-rejected",
         "title": "Reports rejected",
         "status": status,
         "detail": detail,
         "instance": request.url.path,
-        **({"reports": reports} if extra is None else extra),
     }
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)

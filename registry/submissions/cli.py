@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from registry.audit.services import Actor
 from registry.db import get_engine, session_scope
 from registry.settings import get_settings
 from registry.submissions import csv_import, fetching
+from registry.submissions.import_report import ImportReport, report_csv
 from registry.submissions.services import find_agency
 
 
@@ -51,7 +53,7 @@ def import_results(
     except csv_import.UnreadableFile as error:
         raise click.ClickException(str(error)) from None
     # Report files named by URL are fetched first, outside the import's transaction.
-    with fetching.ReportFetches(settings) as fetched:
+    with ExitStack() as spools, fetching.ReportFetches(settings) as fetched:
         if urls:
             click.echo(f"fetching {len(set(urls))} report files", err=True)
             fetched.fetch_all(urls)
@@ -65,16 +67,34 @@ def import_results(
                     lines = max(sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 20), b"")) - 1, 1)
                 # The file is read as a stream, a chunk of rows at a time (registry/submissions/bulk.py).
                 with file.open("rb") as stream, click.progressbar(length=lines, label="rows", file=sys.stderr) as bar:
-                    report = csv_import.import_results(
-                        session, stream, agency=agency, settings=settings, actor=actor, mode=mode, dry_run=dry_run,
-                        progress=lambda rows: bar.update(rows), may_create_providers=create_providers, fetched=fetched,
-                    )  # fmt: skip
+                    report = spools.enter_context(
+                        csv_import.import_results(
+                            session,
+                            stream,
+                            agency=agency,
+                            settings=settings,
+                            actor=actor,
+                            mode=mode,
+                            dry_run=dry_run,
+                            progress=lambda rows: bar.update(rows),
+                            may_create_providers=create_providers,
+                            fetched=fetched,
+                        )  # fmt: skip
+                    )
             except csv_import.UnreadableFile as error:
                 raise click.ClickException(str(error)) from None
             if report.rolled_back:
                 session.rollback()
+        _print_report(report, report_path)
+    if report.rejected:
+        raise SystemExit(1)
+
+
+def _print_report(report: ImportReport, report_path: Path | None) -> None:
+    """The report file if asked for, each error and warning, then the counts: all read from the report's spool."""
     if report_path:
-        report_path.write_text(csv_import.report_csv(report), encoding="utf-8")
+        with report_path.open("w", encoding="utf-8", newline="") as out:
+            out.writelines(report_csv(report))
     for row, local_id, status, _result, column, message in report.lines():
         if message:
             click.echo(
@@ -85,7 +105,11 @@ def import_results(
     all_rejected = set(by_status) <= {"rejected"}
     click.echo(
         f"{counts} ({report.encoding}); "
-        + ("dry run, nothing saved" if dry_run else "nothing saved" if report.rolled_back or all_rejected else "saved")
+        + (
+            "dry run, nothing saved"
+            if report.dry_run
+            else "nothing saved"
+            if report.rolled_back or all_rejected
+            else "saved"
+        )
     )
-    if report.rejected:
-        raise SystemExit(1)

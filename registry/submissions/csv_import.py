@@ -10,7 +10,6 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TextIO
 
 from sqlalchemy.engine import Engine
@@ -24,6 +23,7 @@ from registry.settings import Settings
 from registry.submissions import bulk
 from registry.submissions.fetching import ReportFetches
 from registry.submissions.fields import CELLS_BEYOND_HEADER
+from registry.submissions.import_report import FirstRows, ImportReport
 from registry.submissions.institutions import MASTER_DATA_FIELDS
 from registry.submissions.services import Outcome
 
@@ -52,95 +52,10 @@ NESTED_FIELDS = {
     },
 }  # fmt: skip
 NESTED_FIELDS["platform"] = NESTED_FIELDS["institution"]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class UnreadableFile(Exception):
     """The file as a whole cannot be read (encoding, header); nothing was written."""
-
-
-@dataclass
-class RowReport:
-    row: int
-    outcome: Outcome
-
-
-@dataclass
-class ImportReport:
-    mode: str
-    dry_run: bool
-    encoding: str
-    rows: list[RowReport] = field(default_factory=list)
-    rolled_back: bool = False
-
-    @property
-    def rejected(self) -> int:
-        return sum(1 for r in self.rows if r.outcome.submission_status == "rejected")
-
-    def counts(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for r in self.rows:
-            found[r.outcome.submission_status] = found.get(r.outcome.submission_status, 0) + 1
-        return found
-
-    def status_of(self, outcome: Outcome) -> str:
-        if self.rolled_back and outcome.submission_status != "rejected":
-            return "not saved (all-or-nothing)"
-        return outcome.submission_status
-
-    def lines(self) -> Iterator[tuple[int, str, str, str, str, str]]:
-        """(row, local identifier, status, result id, column, message): one line per error or warning."""
-        for r in self.rows:
-            o = r.outcome
-            status = (
-                "not saved (all-or-nothing)"
-                if self.rolled_back and o.submission_status != "rejected"
-                else (o.submission_status)
-            )
-            base = (r.row, o.local_identifier or "", status, str(o.result_id or ""))
-            if not o.errors and not o.warnings:
-                yield (*base, "", "")
-            for name, messages in o.errors.items():
-                for message in messages:
-                    yield (*base, column_of(name), message)
-            for message in o.warnings:
-                yield (*base, "", f"warning: {message}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "dry_run": self.dry_run,
-            "encoding": self.encoding,
-            "saved": not self.dry_run and not self.rolled_back,
-            "counts": self.counts(),
-            "rows": [
-                {"row": r.row, **r.outcome.as_dict(), "submission_status": self.status_of(r.outcome)} for r in self.rows
-            ],
-        }
-
-
-def column_of(name: str) -> str:
-    """The CSV column a report field's error belongs to (institutions[0] is institution[1])."""
-    match = re.match(r"^(institutions|programmes|report_files)\[(\d+)\](.*)$", name)
-    if not match:
-        return name
-    singular = {"institutions": "institution", "programmes": "programme", "report_files": "file"}[match.group(1)]
-    return f"{singular}[{int(match.group(2)) + 1}]{match.group(3)}"
-
-
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula."""
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def report_csv(report: ImportReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "local_identifier", "status", "result_id", "column", "message"])
-    for line in report.lines():
-        writer.writerow([safe_cell(cell) for cell in line])
-    return out.getvalue()
 
 
 _BLOCK = 1 << 20
@@ -362,8 +277,10 @@ def import_results(
 
     The file (bytes, or a binary file open for reading) is read a chunk of rows at a time and each
     chunk is looked up and written together (registry/submissions/bulk.py), so a large file is never
-    held as rows in memory. Row-by-row mode commits every bulk.COMMIT_ROWS rows (the derived state is
-    refreshed once per commit); all-or-nothing stays one transaction, committed or rolled back by the caller.
+    held as rows in memory; each row's outcome goes to the report's spool file, the local identifiers
+    seen to a temporary database (registry/submissions/import_report.py). Row-by-row mode commits every
+    bulk.COMMIT_ROWS rows (the derived state is refreshed once per commit); all-or-nothing stays one
+    transaction, committed or rolled back by the caller. The caller closes the report returned.
     """
     if mode not in MODES:
         raise UnreadableFile(f"The mode is one of: {', '.join(MODES)}.")
@@ -371,36 +288,59 @@ def import_results(
     encoding = detect_encoding(stream)
     plan, reader = rows(_text(stream, encoding))
     report = ImportReport(mode, dry_run, encoding)
-    commit_chunks = mode == "row-by-row" and not dry_run
-    seen: dict[str, int] = {}
+    try:
+        with FirstRows() as first_rows:
+            _import_rows(
+                session, plan, reader, report, first_rows, agency=agency, settings=settings, actor=actor,
+                progress=progress, may_create_providers=may_create_providers, fetched=fetched,
+            )  # fmt: skip
+    except BaseException:
+        report.close()
+        raise
+    if mode == "all-or-nothing" and report.rejected and not dry_run:
+        report.rolled_back = True
+    return report
+
+
+def _import_rows(
+    session: Session,
+    plan: list[Callable[[dict[str, Any], str], None]],
+    reader: Iterator[list[str]],
+    report: ImportReport,
+    first_rows: FirstRows,
+    *,
+    agency: Agency,
+    settings: Settings,
+    actor: Actor,
+    progress: Callable[[int], None] | None,
+    may_create_providers: bool,
+    fetched: ReportFetches | None,
+) -> None:
+    commit_chunks = report.mode == "row-by-row" and not report.dry_run
     uncommitted = 0
     read = [1]  # the number of the last row read, for the message about a row that cannot be read
     # All-or-nothing: the rows are written inside one savepoint, undone if the file turns out unreadable.
-    whole = session.begin_nested() if mode == "all-or-nothing" and not dry_run else None
+    whole = session.begin_nested() if report.mode == "all-or-nothing" and not report.dry_run else None
     with bulk.upload(session, agency) as lookups:
         try:
             for chunk in _chunked(reader, bulk.CHUNK, read):
-                pending: list[tuple[int, Any]] = []
+                items = [(number, _row(plan, cells)) for number, cells in chunk]
+                named = [(number, str(item.get("local_identifier") or "").strip()) for number, item in items]
+                earlier = first_rows.earlier((number, local_id) for number, local_id in named if local_id)
                 refused: dict[int, Outcome] = {}
-                for number, cells in chunk:
-                    item = _row(plan, cells)
-                    local_id = str(item.get("local_identifier") or "").strip()
-                    if local_id and local_id in seen:
+                for number, local_id in named:
+                    if number in earlier:
                         refused[number] = Outcome(number, local_id)
                         refused[number].errors["local_identifier"] = [
-                            f"row {seen[local_id]} has the same local identifier"
+                            f"row {earlier[number]} has the same local identifier"
                         ]
-                        continue
-                    if local_id:
-                        seen[local_id] = number
-                    pending.append((number, item))
+                pending = [(number, item) for number, item in items if number not in refused]
                 submitted = bulk.submit_chunk(
-                    session, lookups, pending, agency=agency, settings=settings, actor=actor, dry_run=dry_run,
-                    may_create_providers=may_create_providers, fetched=fetched,
+                    session, lookups, pending, agency=agency, settings=settings, actor=actor,
+                    dry_run=report.dry_run, may_create_providers=may_create_providers, fetched=fetched,
                 )  # fmt: skip
                 for row_number, _cells in chunk:
-                    outcome = refused.get(row_number) or next(submitted)
-                    report.rows.append(RowReport(row_number, outcome))
+                    report.add(row_number, refused.get(row_number) or next(submitted))
                     if progress:
                         progress(1)
                 uncommitted += len(chunk)
@@ -415,9 +355,6 @@ def import_results(
             raise UnreadableFile(f"The CSV cannot be read after row {read[0]}: {error}") from None
     if whole is not None:
         whole.commit()
-    if mode == "all-or-nothing" and report.rejected and not dry_run:
-        report.rolled_back = True
-    return report
 
 
 def _chunked(reader: Iterator[list[str]], size: int, read: list[int]) -> Iterator[list[tuple[int, list[str]]]]:

@@ -7,6 +7,8 @@ import json
 import re
 import secrets
 import time
+from contextlib import ExitStack
+from itertools import islice
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -23,7 +25,8 @@ from registry.errors import ValidationFailed
 from registry.forms import FormData, MultipartData, form_page, see_other, text, uploaded_file, values
 from registry.settings import Settings
 from registry.submissions import csv_import, fetching, housekeeping, tokens
-from registry.web import DatabaseDep, SettingsDep
+from registry.submissions.import_report import ImportReport, report_csv
+from registry.web import Database, DatabaseDep, SettingsDep
 
 # The secret is on this page only; no cache keeps it.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -103,6 +106,8 @@ REPORT_AREA = housekeeping.REPORT_AREA
 _REPORT_NAME = re.compile(r"^(\d+)-[A-Za-z0-9_-]{22}\.csv$")
 # The import page's script names each upload so it can ask how far the server has got (import.js).
 PROGRESS_AREA = housekeeping.PROGRESS_AREA
+# Lines of the per-row report shown on the page; the downloadable report has them all.
+PAGE_LINES = 1000
 _PROGRESS_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -143,12 +148,13 @@ class ImportProgress:
             self.path.unlink(missing_ok=True)
 
 
-def _keep_report(settings: Settings, user_id: int, report: csv_import.ImportReport) -> str:
-    """The per-row report, kept for its uploader to download (named so only they may)."""
+def _keep_report(settings: Settings, user_id: int, report: ImportReport) -> str:
+    """The per-row report, kept for its uploader to download (named so only they may), written from its spool."""
     name = f"{user_id}-{secrets.token_urlsafe(16)}.csv"
     folder = settings.var_dir / REPORT_AREA
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(csv_import.report_csv(report), encoding="utf-8")
+    with (folder / name).open("w", encoding="utf-8", newline="") as out:
+        out.writelines(report_csv(report))
     return name
 
 
@@ -176,10 +182,20 @@ class ImportPages(Controller):
     ) -> Template:
         principal = principal_of(request)
         fields = {k: v for k, v in data.items() if not isinstance(v, UploadFile)}
+        # The report's spool goes when the page is made, whatever happened once it was written.
+        with ExitStack() as spools:
+            return self._import(db, settings, principal, data, fields, spools)
+
+    def _import(
+        self,
+        db: Database,
+        settings: Settings,
+        principal: Principal,
+        data: dict[str, Any],
+        fields: dict[str, Any],
+        spools: ExitStack,
+    ) -> Template:
         agency_id = text(fields, "agency_id")
-        mode = text(fields, "mode") or "row-by-row"
-        dry_run = text(fields, "dry_run") == "yes"
-        create_providers = text(fields, "create_providers") == "yes"
         try:
             if not agency_id.isdigit() or int(agency_id) not in recordable_agencies(principal, [int(agency_id)]):
                 raise ValidationFailed({"agency_id": "choose one of your agencies"})
@@ -204,11 +220,13 @@ class ImportPages(Controller):
                         try:
                             report = csv_import.import_results(
                                 session, content, agency=agency, settings=settings, actor=principal.actor,
-                                mode=mode, dry_run=dry_run, progress=progress.step,
-                                may_create_providers=create_providers, fetched=fetched,
+                                mode=text(fields, "mode") or "row-by-row", dry_run=text(fields, "dry_run") == "yes",
+                                progress=progress.step, may_create_providers=text(fields, "create_providers") == "yes",
+                                fetched=fetched,
                             )  # fmt: skip
                         except csv_import.UnreadableFile as error:
                             raise ValidationFailed({"file": str(error)}) from None
+                        spools.enter_context(report)
                         if report.rolled_back:
                             session.rollback()
             finally:
@@ -217,6 +235,9 @@ class ImportPages(Controller):
             with db.read() as session:
                 context = self._context(session, principal)
             return form_page("submissions/import.html", context, fields, error)
+        # The page shows the first lines; the report to download has every row (both read from the spool).
+        lines = list(islice(report.lines(), PAGE_LINES + 1))
+        download = _keep_report(settings, principal.user_id, report)
         with db.read() as session:
             context = self._context(session, principal)
         return Template(
@@ -226,7 +247,9 @@ class ImportPages(Controller):
                 "values": fields,
                 "errors": {},
                 "report": report,
-                "download": _keep_report(settings, principal.user_id, report),
+                "lines": lines[:PAGE_LINES],
+                "more_lines": len(lines) > PAGE_LINES,
+                "download": download,
                 "keep_days": housekeeping.REPORT_KEEP_DAYS,
             },
             status_code=400 if report.rejected else 200,

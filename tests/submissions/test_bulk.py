@@ -15,6 +15,7 @@ from registry.qa import services as qa
 from registry.qa.models import QAResult
 from registry.settings import Settings
 from registry.submissions import bulk, csv_import
+from registry.submissions.import_report import ImportReport
 from registry.submissions.models import SubmissionWarning
 from registry.submissions.services import submit_report
 from tests import factories as f
@@ -58,8 +59,8 @@ def stored(session: Session, agency: Agency) -> dict[str, tuple[Any, ...]]:
     return {r.local_id or "": (r.valid_from, r.valid_to, tuple(qa.provider_ids(session, r.id or 0))) for r in found}
 
 
-def outcomes(report: csv_import.ImportReport) -> list[tuple[Any, ...]]:
-    return [(r.row, r.outcome.submission_status, r.outcome.errors, r.outcome.warnings) for r in report.rows]
+def outcomes(report: ImportReport) -> list[tuple[Any, ...]]:
+    return [(r.row, r.outcome.submission_status, r.outcome.errors, r.outcome.warnings) for r in report.rows()]
 
 
 class TestChunks:
@@ -80,7 +81,8 @@ class TestChunks:
         session.commit()
         by_chunks = stored(session, agency)
         assert chunked.counts() == {"created": 7, "rejected": 2}
-        assert [r.row for r in chunked.rows] == [2, 3, 4, 5, 6, 7, 9, 10, 11]
+        chunked_rows = list(chunked.rows())
+        assert [r.row for r in chunked_rows] == [2, 3, 4, 5, 6, 7, 9, 10, 11]
         # One by one, through submit_report with no upload lookups, in a fresh agency: the same outcomes.
         other = f.agency(session, acronym="ONE", registered=("2018-01-01", None))
         seen: set[str] = set()
@@ -98,8 +100,8 @@ class TestChunks:
             expected.append((number, outcome.submission_status))
         assert [(row, status) for row, status, _e, _w in outcomes(chunked)] == expected
         assert stored(session, other) == by_chunks
-        assert chunked.rows[3].outcome.errors == {"local_identifier": ["row 3 has the same local identifier"]}
-        bad = chunked.rows[5].outcome
+        assert chunked_rows[3].outcome.errors == {"local_identifier": ["row 3 has the same local identifier"]}
+        bad = chunked_rows[5].outcome
         assert bad.errors == {"institutions[0]": ["no provider in the registry has deqar DEQARINST0404"]}
         # The same file again: every row unchanged (found through the chunk's lookups), nothing duplicated.
         again = csv_import.import_results(session, csv_bytes(lines), agency=agency, settings=settings, actor=ACTOR)
@@ -207,4 +209,4 @@ class TestStreaming:
         with pytest.raises(csv_import.UnreadableFile, match=r"byte 29\)"):
             csv_import.detect_encoding(io.BytesIO(broken))
         report = csv_import.import_results(session, latin, agency=agency, settings=settings, actor=ACTOR)
-        assert report.encoding == "windows-1252" and "B-2é" in {r.outcome.local_identifier for r in report.rows}
+        assert report.encoding == "windows-1252" and "B-2é" in {r.outcome.local_identifier for r in report.rows()}

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from registry.qa.models import QAResult, QAResultProgramme
 from registry.submissions import csv_import
+from registry.submissions.import_report import safe_cell
 from tests import factories as f
 from tests.factories import World
 from tests.submissions.test_api import URL as JSON_URL
@@ -196,6 +197,6 @@ class TestCsvUpload:
 
 
 def test_formula_cells_are_neutralised() -> None:
-    assert [csv_import.safe_cell(v) for v in ("=1+1", "+3", "-2", "@SUM", "plain", "\tx")] == [
+    assert [safe_cell(v) for v in ("=1+1", "+3", "-2", "@SUM", "plain", "\tx")] == [
         "'=1+1", "'+3", "'-2", "'@SUM", "plain", "'\tx",
     ]  # fmt: skip

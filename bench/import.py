@@ -143,7 +143,9 @@ def run_csv(url: str, settings: Settings, csv_path: Path, mode: str, whole_file:
     engine = create_db_engine(url)
     with session_scope(engine) as session, csv_path.open("rb") as stream:
         data = stream.read() if whole_file else stream
-        with import_results(session, data, agency=_agency(session), settings=settings, actor=BENCH, mode=mode) as report:
+        with import_results(
+            session, data, agency=_agency(session), settings=settings, actor=BENCH, mode=mode
+        ) as report:
             counts = report.counts()
     engine.dispose()
     return counts

@@ -48,7 +48,8 @@ class Lookups:
     # (scheme, normalised) -> the providers holding it (several when held in turn), for the identifiers that
     # resolve (the agency's own "local" ones).
     providers: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    # Held so that session.get() finds them in the identity map instead of asking the database.
+    # Held so that session.get() finds them in the identity map instead of asking the database (the
+    # current chunk's only).
     provider_records: dict[int, Provider] = field(default_factory=dict)
     results: dict[str, QAResult] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
@@ -129,6 +130,10 @@ def prefetch(
         local_id = str(report.get("local_identifier") or "").strip()
         if local_id:
             local_ids.add(local_id)
+    # What this chunk names replaces what earlier chunks named, so the providers held do not grow with the file.
+    lookups.providers = {key: found for key, found in lookups.providers.items() if key[1] in wanted.get(key[0], ())}
+    named = {provider_id for holders in lookups.providers.values() for provider_id in holders}
+    lookups.provider_records = {key: held for key, held in lookups.provider_records.items() if key in named}
     for scheme, values in wanted.items():
         values -= {key[1] for key in lookups.providers if key[0] == scheme}
         for chunk in _in(values):

@@ -1,7 +1,7 @@
 """Time an import of QA reports (DEQAR's layout), derived state included, and print peak memory.
 
     .venv/bin/python bench/import.py [--reports 10000] [--database sqlite|postgresql] [--via csv|json]
-                                     [--mode row-by-row|all-or-nothing]
+                                     [--mode row-by-row|all-or-nothing] [--providers 3000 | --scale-providers]
 
 Builds a fresh database (providers inserted in bulk, not timed) and a CSV of --reports rows with three
 institutions and two programmes each, then times one of:
@@ -12,7 +12,10 @@ institutions and two programmes each, then times one of:
   (Litestar's in-process client, a bearer token of the agency), each batch its own transaction.
 
 Prints seconds, rows per second, the target and the process's peak RSS (run one measurement per
-process: the peak is the process's). PostgreSQL: --postgres-url names a server whose `postgres`
+process: the peak is the process's), for CSV also the peak before the last commit (all-or-nothing: the
+rows read and written, before the derived state of every touched provider is settled). The providers'
+number (--providers, or --scale-providers for 3 per 10 reports) sets how many results each one holds,
+which is what the settling at commit grows with. PostgreSQL: --postgres-url names a server whose `postgres`
 database may create and drop the database `registry_import_bench`.
 """
 
@@ -147,8 +150,14 @@ def run_csv(url: str, settings: Settings, csv_path: Path, mode: str, whole_file:
             session, data, agency=_agency(session), settings=settings, actor=BENCH, mode=mode
         ) as report:
             counts = report.counts()
+        # The rows are read and written; all-or-nothing settles the derived state at the commit that follows.
+        counts["peak_rss_mb_before_last_commit"] = _peak_rss_mb()
     engine.dispose()
     return counts
+
+
+def _peak_rss_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def run_json(url: str, settings: Settings, secret: str, count: int, providers: int) -> dict[str, int]:
@@ -190,6 +199,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=10_000)
     parser.add_argument("--providers", type=int, default=3_000)
+    parser.add_argument(
+        "--scale-providers",
+        action="store_true",
+        help="3 providers per 10 reports (3,000 for 10,000), so each provider holds as many results at any --reports",
+    )
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--via", choices=("csv", "json"), default="csv")
     parser.add_argument("--mode", choices=("row-by-row", "all-or-nothing"), default="row-by-row")
@@ -197,6 +211,8 @@ def main() -> None:
     parser.add_argument("--path", type=Path, default=Path("/tmp/registry-import-bench.db"))
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    if args.scale_providers:
+        args.providers = max(args.reports * 3 // 10, 1)
     url = database_url(args)
     secret = build(url, args.providers)
     csv_path = args.path.with_suffix(".csv")
@@ -204,7 +220,7 @@ def main() -> None:
     settings = Settings(
         database_url=url, var_dir=args.path.parent / "registry-import-bench-var", secret_key="bench-secret-key"
     )
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    rss_before = _peak_rss_mb()
     cpu = time.process_time()
     started = time.perf_counter()
     if args.via == "csv":
@@ -215,15 +231,20 @@ def main() -> None:
         how = f"JSON batches of {BATCH} through the app"
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    peak = _peak_rss_mb()
     target = TARGETS[args.database] * args.reports / 10_000
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(f"reports={args.reports} csv_bytes={csv_path.stat().st_size} outcome={counts} ({how}, {args.database})")
+    before_commit = counts.pop("peak_rss_mb_before_last_commit", None)
+    print(
+        f"reports={args.reports} providers={args.providers} csv_bytes={csv_path.stat().st_size} outcome={counts} "
+        f"({how}, {args.database})"
+    )
     print(
         f"import_seconds={elapsed:.1f} cpu_seconds={cpu:.1f} rows_per_second={args.reports / elapsed:.0f} "
         f"target_seconds={target:.0f} ({'met' if elapsed < target else 'NOT met'}; commit included)"
     )
-    print(f"peak_rss_mb={peak} (before the import: {rss_before}) load_average={load}")
+    rows_peak = "" if before_commit is None else f", before the last commit: {before_commit}"
+    print(f"peak_rss_mb={peak} (before the import: {rss_before}{rows_peak}) load_average={load}")
 
 
 if __name__ == "__main__":

@@ -172,15 +172,11 @@ def settle(session: Session) -> None:
 
 
 def _settle_once(session: Session, work: Touched) -> None:
-    providers, results, agencies = set(work.providers), set(work.results), set(work.agencies)
-    former, assessed = set(work.former_result_providers), set(work.assessed_providers)
-    inserted = set(work.inserted_results)
-    work.inserted_results.clear()
-    work.providers.clear()
-    work.results.clear()
-    work.agencies.clear()
-    work.former_result_providers.clear()
-    work.assessed_providers.clear()
+    # Taken over, not copied: an all-or-nothing import's touched results are as many as its rows.
+    providers, results, agencies = work.providers, work.results, work.agencies
+    former, assessed, inserted = work.former_result_providers, work.assessed_providers, work.inserted_results
+    work.providers, work.results, work.agencies = set(), set(), set()
+    work.former_result_providers, work.assessed_providers, work.inserted_results = set(), set(), set()
     links = QAResultProvider.__table__  # type: ignore[attr-defined]
     qa_results = QAResult.__table__  # type: ignore[attr-defined]
     if agencies:

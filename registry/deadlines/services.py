@@ -288,28 +288,29 @@ def sync_for_results(
     among later starts only grows), so only those rows and the new results' own are written. Every
     look-up and write of a full sync evaluates each deadline of those providers again.
     """
-    ids = sorted(set(result_ids))
+    ids = sorted(result_ids if isinstance(result_ids, set | frozenset) else set(result_ids))
     if not ids:
         return
     links = QAResultProvider.__table__  # type: ignore[attr-defined]
     results = QAResult.__table__  # type: ignore[attr-defined]
-    # In chunks: a bulk import touches more results (and providers) than one IN list may name.
+    # In chunks: a bulk import touches more results (and providers) than one IN list may name; only a
+    # chunk's links are held at once (an all-or-nothing import touches as many results as it has rows).
     providers: set[int] = set(former_provider_ids)
-    linked: set[int] = set()
+    unlinked: list[int] = []
     for chunk in _chunks(ids):
+        linked: set[int] = set()
         for result_id, provider_id in session.execute(
             select(links.c.result_id, links.c.provider_id).where(links.c.result_id.in_(chunk))
         ):
             linked.add(result_id)
             providers.add(provider_id)
+        unlinked += [i for i in chunk if i not in linked]
     # Every result of those providers (a result linked to providers in two chunks is synced twice,
     # to the same rows), then the touched results that are linked to no provider any more.
     related_sets: list[Select[Any] | CompoundSelect[Any]] = [
         select(links.c.result_id).where(links.c.provider_id.in_(chunk)) for chunk in _chunks(sorted(providers))
     ]
-    related_sets += [
-        select(results.c.id).where(results.c.id.in_(chunk)) for chunk in _chunks([i for i in ids if i not in linked])
-    ]
+    related_sets += [select(results.c.id).where(results.c.id.in_(chunk)) for chunk in _chunks(unlinked)]
     # New results have the highest ids (a concurrent writer's in between are written in full: harmless).
     added_from = ids[0] if only_added else None
     for related in related_sets:

@@ -153,8 +153,9 @@ class TestBulkLookups:
         assert len(seen) == 1
         assert seen[0].providers[("deqar", "DEQARINST0501")] == [alpha.id]
         assert seen[0].providers[("eter", "NL0502")] == [beta.id]
-        statuses = [(r.row, r.outcome.submission_status) for r in report.rows]
+        rows = list(report.rows())
+        statuses = [(r.row, r.outcome.submission_status) for r in rows]
         assert statuses == [(2, "created"), (3, "rejected"), (4, "created"), (5, "rejected")]
-        assert_names_both(report.rows[1].outcome.errors["institutions[0]"][0], alpha, beta)
-        assert "eter NL0501 is provider" in report.rows[3].outcome.errors["institutions[0]"][0]
+        assert_names_both(rows[1].outcome.errors["institutions[0]"][0], alpha, beta)
+        assert "eter NL0501 is provider" in rows[3].outcome.errors["institutions[0]"][0]
         assert sorted(stored(session, *(f"CHUNK-{n}" for n in range(4)))) == ["CHUNK-0", "CHUNK-2"]

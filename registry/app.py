@@ -183,8 +183,9 @@ def create_app(settings: Settings | None = None, bind: Engine | Connection | Non
         cookie_secure=settings.secure_cookies,
         cookie_httponly=True,
         cookie_samesite="lax",
-        # The machine API authenticates with tokens, not cookies, so cross-site forgery does not apply.
-        exclude=["/api/", "/federation/", "/trqp/"],
+        # The machine API authenticates with tokens, not cookies, so cross-site forgery does not apply;
+        # health checks are polled by machines too, and would otherwise get a cookie with every answer.
+        exclude=["/api/", "/federation/", "/trqp/", "/healthz", "/readyz"],
     )
 
     return Litestar(

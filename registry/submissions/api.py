@@ -262,9 +262,8 @@ def _csv_answer(request: Request[Any, Any, Any], report: ImportReport) -> Respon
         )
     if not report.rejected:
         return Stream(json_answer(report.summary(), report), media_type="application/json")
-    detail = f"{report.rejected} rows were rejected; " + (
-        "nothing was saved." if report.rolled_back or report.dry_run else "the other rows were saved."
-    )
+    rows = "1 row was" if report.rejected == 1 else f"{report.rejected} rows were"
+    detail = f"{rows} rejected; " + ("nothing was saved." if report.nothing_saved else "the other rows were saved.")
     head = {**_problem_head(request, 400, detail), **report.summary()}
     return Stream(json_answer(head, report), status_code=400, media_type=PROBLEM_JSON)
 

@@ -102,14 +102,13 @@ def _print_report(report: ImportReport, report_path: Path | None) -> None:
             )
     by_status = report.counts()
     counts = ", ".join(f"{count} {status}" for status, count in sorted(by_status.items())) or "no rows"
-    all_rejected = set(by_status) <= {"rejected"}
     click.echo(
         f"{counts} ({report.encoding}); "
         + (
             "dry run, nothing saved"
             if report.dry_run
             else "nothing saved"
-            if report.rolled_back or all_rejected
+            if report.nothing_saved or not by_status
             else "saved"
         )
     )

@@ -73,6 +73,15 @@ class ImportReport:
     def saved(self) -> bool:
         return not self.dry_run and not self.rolled_back
 
+    @property
+    def every_row_rejected(self) -> bool:
+        return bool(self._counts) and set(self._counts) == {"rejected"}
+
+    @property
+    def nothing_saved(self) -> bool:
+        """True after a dry run, a rolled-back all-or-nothing upload, or an upload whose every row was rejected."""
+        return not self.saved or self.every_row_rejected
+
     def counts(self) -> dict[str, int]:
         return dict(self._counts)
 

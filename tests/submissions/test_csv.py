@@ -122,6 +122,18 @@ class TestCsvUpload:
         assert by_row["5"][4] == "institution[1]" and "deqar DEQARINST9999" in by_row["5"][5]
         assert [r.local_id for r in results(session)] == ["ANTWERP-May18"]
 
+    def test_a_row_by_row_upload_whose_every_row_fails_says_nothing_was_saved(
+        self, client: TestClient, world: World, session: Session, institution: int
+    ) -> None:
+        secret = make_token(session, world.agency_a)
+        rows = [row.replace("2015-03-14", "someday").replace("2016-06-18", "someday") for row in ROWS]
+        answer = client.post(URL, content=upload(rows), headers=bearer(secret))
+        assert answer.status_code == 400
+        assert answer.json()["detail"] == "2 rows were rejected; nothing was saved."
+        partly = client.post(URL, content=upload([ROWS[0], rows[1]]), headers=bearer(secret))
+        assert partly.json()["detail"] == "1 row was rejected; the other rows were saved."
+        assert [r.local_id for r in results(session)] == ["ANTWERP-May18"]
+
     def test_all_or_nothing_saves_nothing_when_a_row_fails(
         self, client: TestClient, world: World, session: Session, institution: int
     ) -> None:

@@ -34,7 +34,7 @@ class TestImportPage:
         broken = ROWS[1].replace("2016-06-18", "next week")
         page = send(client, world.agency_a, upload([ROWS[0], broken]))
         assert page.status_code == 400
-        assert "1 created, 1 rejected" in page.text
+        assert "1 created, 1 rejected" in page.text and "Imported" in page.text
         assert "does not match the date format" in page.text
         link = page.text.split('href="/staff/imports/reports/')[1].split('"')[0]
         download = client.get(f"/staff/imports/reports/{link}")
@@ -42,6 +42,8 @@ class TestImportPage:
         rejected = [line for line in csv.reader(io.StringIO(download.text)) if line[2] == "rejected"]
         assert rejected[0][0] == "3" and rejected[0][4] == "valid_from"
         assert session.exec(select(QAResult).where(QAResult.local_id == "ANTWERP-May18")).first() is not None
+        every_row_broken = send(client, world.agency_a, upload([broken.replace("ESML-Dec17", "ESML-2")]))
+        assert "Nothing saved: every row was rejected" in every_row_broken.text
         # Someone else's report is nobody else's to read.
         client.cookies.clear()
         sign_in(client, world.emails["editor_b"])
